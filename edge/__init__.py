@@ -1,0 +1,1 @@
+"""The station side: sensors, camera and the durable link to the chain's broker."""

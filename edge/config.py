@@ -1,0 +1,208 @@
+"""The station config (one TOML file per station), validated once at start-up.
+
+Every field carries a description (a test enforces it) so ``examples/station.toml`` and the
+errors of ``forecourt check-config`` can speak the user's language.
+"""
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from forecourt.protocol import check_station_id
+from forecourt.settings import Section, apply_overrides, load_toml, validate
+
+Pin = Annotated[int, Field(ge=0, le=53, description="BCM GPIO number")]
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+Point = tuple[float, float]
+_HOURS = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
+
+
+def parse_active_hours(text: str) -> tuple[int, int]:
+    """``'06:00-22:00'`` -> minutes after local midnight (360, 1320); the end may be 24:00 or wrap."""
+    match = _HOURS.fullmatch(text)
+    if match:
+        h1, m1, h2, m2 = map(int, match.groups())
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if h1 < 24 and m1 < 60 and m2 < 60 and end <= 24 * 60 and start != end:
+            return start, end
+    raise ValueError(f"{text!r} is not 'HH:MM-HH:MM' with two different times (e.g. '06:00-22:00')")
+
+
+class StationInfo(Section):
+    id: str = Field(description="Station id, also its MQTT username: [a-z0-9][a-z0-9-]{0,63}")
+    name: str = Field("", description="Human name shown at HQ")
+    region: str = Field("", description="Region path, e.g. 'north/oslo/centre'")
+    timezone: str = Field("UTC", description="IANA time zone for active hours, e.g. 'Europe/Oslo'")
+
+    @field_validator("id")
+    @classmethod
+    def _station_id(cls, value: str) -> str:
+        return check_station_id(value)
+
+
+class MqttSettings(Section):
+    url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL: mqtt://host:port or mqtts://host:port (TLS)")
+    username: str | None = Field(None, description="MQTT username; defaults to the station id")
+    password: str | None = Field(None, description="MQTT password (prefer credentials_file)")
+    credentials_file: Path | None = Field(
+        None, description="File holding 'username:password'; must not be readable by group or others"
+    )
+    ca_file: Path | None = Field(None, description="CA certificate that signed the broker's certificate")
+    cert_file: Path | None = Field(None, description="Client certificate for mutual TLS")
+    key_file: Path | None = Field(None, description="Private key of the client certificate")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive; the last will fires ~1.5x after loss")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.fullmatch(r"mqtts?://[^/:]+(:\d{1,5})?/?", value):
+            raise ValueError(f"{value!r} is not a broker URL like mqtt://host:1883 or mqtts://host:8883")
+        return value
+
+
+class OutboxSettings(Section):
+    path: Path = Field(Path("/var/lib/forecourt/outbox.db"), description="SQLite outbox; every event lands here first")
+    max_mb: float = Field(200.0, gt=0, description="Disk budget; health samples are thinned first, then an alert")
+    inflight: int = Field(100, ge=1, le=65535, description="QoS 1 messages awaiting PUBACK at once")
+    replay_rate: float = Field(500.0, gt=0, description="Maximum messages per second while replaying a backlog")
+
+
+class HealthSettings(Section):
+    interval_s: float = Field(60.0, ge=1, description="Seconds between health messages")
+
+
+class GpioSettings(Section):
+    bounce_ms: float = Field(30.0, ge=0, le=1000, description="Contact-bounce suppression for every button")
+
+
+class RestroomConfig(Section):
+    id: Ident = Field(description="Restroom id, unique in the station")
+    name: str = Field("", description="Name on the dashboard, e.g. 'Ladies'")
+    button_pin: Pin = Field(description="Check-in button pressed by staff after cleaning")
+    led_pin: Pin | None = Field(None, description="LED: steady = recently cleaned, blinking = overdue")
+    buzzer_pin: Pin | None = Field(None, description="Buzzer: chirps on check-in, beeps when overdue")
+    interval_min: float = Field(60.0, gt=0, description="Minutes between cleanings before it is overdue")
+    active_hours: str = Field("00:00-24:00", description="Local hours in which the interval applies, 'HH:MM-HH:MM'; may wrap midnight")
+    min_gap_min: float = Field(5.0, ge=0, description="A check-in sooner than this after the last is flagged")
+
+    @field_validator("active_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_active_hours(value)
+        return value
+
+
+class ReasonButton(Section):
+    reason: Ident = Field(description="What the button says: cleanliness, waiting, staff, price, ...")
+    pin: Pin = Field(description="GPIO of the reason button")
+
+
+class KioskConfig(Section):
+    id: Ident = Field(description="Kiosk id, unique in the station")
+    location: str = Field(description="Where it stands: restroom, shop, forecourt, ...")
+    scale: Literal[3, 4, 5] = Field(description="Number of smiley buttons")
+    buttons: list[Pin] = Field(description="Button pins from unhappiest to happiest; as many as the scale")
+    thank_you_led_pin: Pin | None = Field(None, description="LED lit briefly after a counted rating")
+    reasons: list[ReasonButton] = Field(default_factory=list, description="Optional reason buttons")
+    low_scores: int = Field(2, ge=1, le=4, description="Scores up to this one may take a reason")
+    reason_window_s: float = Field(6.0, gt=0, le=60, description="Seconds after a low score in which a reason counts")
+    response_interval_s: float = Field(4.0, ge=0, le=60, description="Presses this soon after a counted one are filtered, not rated")
+    stuck_after_s: float = Field(10.0, gt=0, description="A button held this long is reported stuck")
+
+    @model_validator(mode="after")
+    def _one_button_per_level(self) -> "KioskConfig":
+        if len(self.buttons) != self.scale:
+            raise ValueError(f"buttons: {len(self.buttons)} pins given for a scale of {self.scale}")
+        return self
+
+
+class CameraConfig(Section):
+    source: str = Field(description="Video file path, rtsp:// URL, or a V4L2 device index such as '0'")
+    fps: float = Field(5.0, gt=0, le=60, description="Analysis rate; frames are paced to it")
+    retry_max_s: float = Field(60.0, gt=0, description="Longest wait between attempts to reopen a dead camera")
+
+
+class DetectorConfig(Section):
+    model: Path | None = Field(None, description="ONNX model file; empty = the bundled default")
+    format: Literal["nanodet", "yolo"] = Field("nanodet", description="Output layout: nanodet (GFL) or yolo (v8/11 [1,4+C,N])")
+    input_size: int = Field(416, ge=64, le=1280, multiple_of=32, description="Square model input, a multiple of 32")
+    threads: int = Field(2, ge=1, le=16, description="onnxruntime intra-op threads")
+    score_threshold: float = Field(0.35, gt=0, lt=1, description="Detections below this are discarded")
+    nms_iou: float = Field(0.5, gt=0, lt=1, description="IoU above which overlapping boxes are merged")
+    classes: list[str] = Field(
+        ["person", "car", "truck", "bus", "motorcycle", "bicycle"], description="COCO class names to keep"
+    )
+    motion_gate: bool = Field(True, description="Skip detection on frames without motion")
+
+
+class ZoneConfig(Section):
+    id: Ident = Field(description="Zone id, unique in the station")
+    kind: Literal["zone", "pump_bay"] = Field("zone", description="A plain zone records dwells; a pump bay also times visits")
+    polygon: list[Point] = Field(description="Corners in image pixels [[x, y], ...], at least 3")
+    classes: list[str] = Field(["person", "car", "truck", "bus", "motorcycle"], description="Classes it counts")
+    confirm_s: float = Field(1.0, ge=0, description="Seconds inside (or outside) before entering (leaving) counts")
+    service_area: list[Point] | None = Field(
+        None, description="Pump bays: where an attendant stands to serve; defaults to the bay polygon"
+    )
+
+    @field_validator("polygon", "service_area")
+    @classmethod
+    def _enough_points(cls, value: list[Point] | None) -> list[Point] | None:
+        if value is not None and len(value) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(value)}")
+        return value
+
+
+class StationConfig(Section):
+    station: StationInfo = Field(description="Who this station is")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The chain's broker")
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings, description="Durable local store")
+    health: HealthSettings = Field(default_factory=HealthSettings, description="Periodic health")
+    gpio: GpioSettings = Field(default_factory=GpioSettings, description="Button wiring")
+    restrooms: list[RestroomConfig] = Field(default_factory=list, description="Restrooms with check-in buttons")
+    kiosks: list[KioskConfig] = Field(default_factory=list, description="Satisfaction kiosks")
+    camera: CameraConfig | None = Field(None, description="Forecourt camera; omit to run without vision")
+    detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Object detector")
+    zones: list[ZoneConfig] = Field(default_factory=list, description="Zones and pump bays on the camera image")
+
+    def pins(self) -> Iterator[tuple[str, int]]:
+        """Every GPIO pin in use with the key path that claims it, in file order."""
+        for i, room in enumerate(self.restrooms):
+            for name in ("button_pin", "led_pin", "buzzer_pin"):
+                if (pin := getattr(room, name)) is not None:
+                    yield f"restrooms[{i}].{name}", pin
+        for i, kiosk in enumerate(self.kiosks):
+            for j, pin in enumerate(kiosk.buttons):
+                yield f"kiosks[{i}].buttons[{j}]", pin
+            if kiosk.thank_you_led_pin is not None:
+                yield f"kiosks[{i}].thank_you_led_pin", kiosk.thank_you_led_pin
+            for j, reason in enumerate(kiosk.reasons):
+                yield f"kiosks[{i}].reasons[{j}].pin", reason.pin
+
+    @model_validator(mode="after")
+    def _no_pin_twice(self) -> "StationConfig":
+        seen: dict[int, str] = {}
+        for path, pin in self.pins():
+            if pin in seen:
+                raise ValueError(f"{path}: pin {pin} is already used by {seen[pin]}")
+            seen[pin] = path
+        return self
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "StationConfig":
+        for field in ("restrooms", "kiosks", "zones"):
+            seen: dict[str, int] = {}
+            for i, item in enumerate(getattr(self, field)):
+                if item.id in seen:
+                    raise ValueError(f"{field}[{i}].id: {item.id!r} is already used by {field}[{seen[item.id]}]")
+                seen[item.id] = i
+        return self
+
+
+def load_station_config(path: str | Path, *, broker_url: str | None = None) -> StationConfig:
+    """Read, override (flag > ``FORECOURT_BROKER_URL`` > file) and validate a station config."""
+    data = apply_overrides(load_toml(path), {"mqtt.url": ("FORECOURT_BROKER_URL", broker_url)})
+    return validate(StationConfig, data, str(path))

@@ -1,0 +1,5 @@
+import sys
+
+from forecourt.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``forecourt`` subcommand: ``register(parser)`` and ``run(args) -> int``."""

@@ -1,0 +1,41 @@
+"""Wire protocol v1, shared by the edge and the cloud. Pure: encode, decode, validate; no I/O.
+
+See docs/PROTOCOL.md for the contract.
+"""
+
+from forecourt.protocol.codec import MAX_PAYLOAD_BYTES, decode, describe, encode
+from forecourt.protocol.messages import (
+    EVENT_KINDS,
+    VERSION,
+    Alert,
+    Cleaning,
+    Event,
+    Health,
+    Message,
+    Rating,
+    Status,
+    Visit,
+    ZoneDwell,
+    format_ts,
+    new_id,
+    parse_ts,
+)
+from forecourt.protocol.topics import (
+    ROOT,
+    STATION_ID,
+    Topic,
+    check_station_id,
+    config_topic,
+    event_topic,
+    health_topic,
+    parse_topic,
+    station_filter,
+    status_topic,
+)
+
+__all__ = [
+    "EVENT_KINDS", "MAX_PAYLOAD_BYTES", "ROOT", "STATION_ID", "VERSION",
+    "Alert", "Cleaning", "Event", "Health", "Message", "Rating", "Status", "Topic", "Visit", "ZoneDwell",
+    "check_station_id", "config_topic", "decode", "describe", "encode", "event_topic", "format_ts",
+    "health_topic", "new_id", "parse_topic", "parse_ts", "station_filter", "status_topic",
+]
