@@ -16,6 +16,7 @@ from forecourt.protocol.messages import (
     Status,
     Visit,
     ZoneDwell,
+    format_epoch,
     format_ts,
     new_id,
     parse_ts,
@@ -36,6 +37,6 @@ from forecourt.protocol.topics import (
 __all__ = [
     "EVENT_KINDS", "MAX_PAYLOAD_BYTES", "ROOT", "STATION_ID", "VERSION",
     "Alert", "Cleaning", "Event", "Health", "Message", "Rating", "Status", "Topic", "Visit", "ZoneDwell",
-    "check_station_id", "config_topic", "decode", "describe", "encode", "event_topic", "format_ts",
+    "check_station_id", "config_topic", "decode", "describe", "encode", "event_topic", "format_epoch", "format_ts",
     "health_topic", "new_id", "parse_topic", "parse_ts", "station_filter", "status_topic",
 ]

@@ -25,6 +25,11 @@ def format_ts(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
+def format_epoch(seconds: float) -> str:
+    """Epoch seconds -> protocol timestamp (what the edge's clocks give -> what the wire carries)."""
+    return format_ts(datetime.fromtimestamp(seconds, UTC))
+
+
 def parse_ts(text: str) -> datetime:
     if not isinstance(text, str) or not _TS.fullmatch(text):
         raise ValueError(f"{text!r} is not an RFC 3339 UTC time with milliseconds like 2026-11-23T11:34:00.123Z")

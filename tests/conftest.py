@@ -1,0 +1,35 @@
+"""Shared fixtures: a real Mosquitto per test on a free loopback port, with the shipped ACL."""
+
+import shutil
+
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
+
+from forecourt.broker import INSTALL_HINT, Mosquitto
+
+STATION_USERS = {"collector": "collector-secret", "a": "secret-a", "b": "secret-b"}
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A running Mosquitto with users collector, a and b (passwords in ``broker.users``)."""
+    if shutil.which("mosquitto") is None and not any(
+        shutil.os.path.exists(p) for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+    ):
+        pytest.fail(f"mosquitto is not installed; {INSTALL_HINT}", pytrace=False)
+    with Mosquitto(tmp_path / "broker", users=STATION_USERS) as running:
+        yield running
+
+
+@pytest.fixture
+def mock_factory():
+    """gpiozero's own MockFactory, as gpiozero's tests use it; never process-wide after the test."""
+    save = Device.pin_factory
+    factory = MockFactory()
+    Device.pin_factory = factory
+    try:
+        yield factory
+    finally:
+        factory.reset()
+        Device.pin_factory = save

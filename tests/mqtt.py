@@ -1,0 +1,86 @@
+"""Real paho clients for tests: connect as a user and wait for the CONNACK, record what arrives."""
+
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from forecourt.broker import Mosquitto
+
+
+class Refused(Exception):
+    pass
+
+
+def connect(
+    broker: Mosquitto,
+    username: str | None,
+    password: str | None = None,
+    *,
+    client_id: str = "",
+    timeout: float = 5.0,
+    on_message: Callable[[mqtt.MQTTMessage], None] | None = None,
+    protocol: mqtt.MQTTProtocolVersion = mqtt.MQTTProtocolVersion.MQTTv5,
+) -> mqtt.Client:
+    """A started client, connected (or :class:`Refused` with the broker's reason)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+    if username is not None:
+        client.username_pw_set(username, password or broker.users.get(username))
+    done = threading.Event()
+    result: list = []
+
+    def on_connect(_c, _u, _flags, reason_code, _props):
+        result.append(reason_code)
+        done.set()
+
+    client.on_connect = on_connect
+    if on_message is not None:
+        client.on_message = lambda _c, _u, msg: on_message(msg)
+    client.connect(broker.host, broker.port, keepalive=30)
+    client.loop_start()
+    if not done.wait(timeout):
+        client.loop_stop()
+        raise TimeoutError("no CONNACK")
+    if result[0].is_failure:
+        client.loop_stop()
+        client.disconnect()
+        raise Refused(str(result[0]))
+    return client
+
+
+class Recorder:
+    """Subscribes and keeps every (topic, payload, retain) in arrival order."""
+
+    def __init__(self, broker: Mosquitto, topic: str = "forecourt/v1/#", username: str = "collector", qos: int = 1):
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self.client = connect(broker, username, on_message=self._keep)
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.subscribe(topic, qos=qos)
+        if not subscribed.wait(5):
+            raise TimeoutError("no SUBACK")
+
+    def _keep(self, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
+
+    def wait_for(self, predicate: Callable[[list], bool], timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if predicate(list(self.messages)):
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def publish(client: mqtt.Client, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+    info = client.publish(topic, payload, qos=qos, retain=retain)
+    info.wait_for_publish(5)
