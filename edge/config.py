@@ -54,6 +54,13 @@ class MqttSettings(Section):
     cert_file: Path | None = Field(None, description="Client certificate for mutual TLS")
     key_file: Path | None = Field(None, description="Private key of the client certificate")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive; the last will fires ~1.5x after loss")
+    client_id: str | None = Field(None, description="MQTT client id; defaults to forecourt-<station id>")
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5", description="MQTT version: 5 (a rejected publish, e.g. not authorised, is reported) or 3.1.1 (it is not)"
+    )
+    connect_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up a connection attempt after this long")
+    reconnect_min_s: float = Field(1.0, gt=0, description="First wait before reconnecting; doubles per failure")
+    reconnect_max_s: float = Field(60.0, gt=0, description="Longest wait between reconnection attempts (plus jitter)")
 
     @field_validator("url")
     @classmethod
@@ -62,12 +69,22 @@ class MqttSettings(Section):
             raise ValueError(f"{value!r} is not a broker URL like mqtt://host:1883 or mqtts://host:8883")
         return value
 
+    @model_validator(mode="after")
+    def _backoff_in_order(self) -> "MqttSettings":
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError(f"reconnect_max_s: {self.reconnect_max_s} is below reconnect_min_s {self.reconnect_min_s}")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file: give both (mutual TLS) or neither")
+        return self
+
 
 class OutboxSettings(Section):
     path: Path = Field(Path("/var/lib/forecourt/outbox.db"), description="SQLite outbox; every event lands here first")
     max_mb: float = Field(200.0, gt=0, description="Disk budget; health samples are thinned first, then an alert")
     inflight: int = Field(100, ge=1, le=65535, description="QoS 1 messages awaiting PUBACK at once")
-    replay_rate: float = Field(500.0, gt=0, description="Maximum messages per second while replaying a backlog")
+    replay_rate: float = Field(
+        500.0, gt=0, description="Most messages sent per second, so a fleet replaying backlogs after an outage does not stampede the broker"
+    )
 
 
 class HealthSettings(Section):
@@ -75,7 +92,9 @@ class HealthSettings(Section):
 
 
 class GpioSettings(Section):
-    bounce_ms: float = Field(30.0, ge=0, le=1000, description="Contact-bounce suppression for every button")
+    bounce_ms: float = Field(
+        30.0, ge=0, le=1000, description="Contact-bounce suppression: a button must stay put this long for a change to count"
+    )
 
 
 class RestroomConfig(Section):
@@ -84,9 +103,15 @@ class RestroomConfig(Section):
     button_pin: Pin = Field(description="Check-in button pressed by staff after cleaning")
     led_pin: Pin | None = Field(None, description="LED: steady = recently cleaned, blinking = overdue")
     buzzer_pin: Pin | None = Field(None, description="Buzzer: chirps on check-in, beeps when overdue")
-    interval_min: float = Field(60.0, gt=0, description="Minutes between cleanings before it is overdue")
+    interval_min: float = Field(
+        60.0, gt=0, le=7 * 24 * 60, description="Minutes of active hours between cleanings before it is overdue"
+    )
     active_hours: str = Field("00:00-24:00", description="Local hours in which the interval applies, 'HH:MM-HH:MM'; may wrap midnight")
     min_gap_min: float = Field(5.0, ge=0, description="A check-in sooner than this after the last is flagged")
+    burst_count: int = Field(
+        3, ge=2, le=100, description="This many presses within burst_window_s are a burst: flagged, never a cleaning"
+    )
+    burst_window_s: float = Field(60.0, gt=0, le=3600, description="Window in which burst_count presses make a burst")
 
     @field_validator("active_hours")
     @classmethod
@@ -111,6 +136,7 @@ class KioskConfig(Section):
     reason_window_s: float = Field(6.0, gt=0, le=60, description="Seconds after a low score in which a reason counts")
     response_interval_s: float = Field(4.0, ge=0, le=60, description="Presses this soon after a counted one are filtered, not rated")
     stuck_after_s: float = Field(10.0, gt=0, description="A button held this long is reported stuck")
+    thank_you_s: float = Field(2.0, ge=0, le=60, description="Seconds the thank-you LED stays lit after a counted rating")
 
     @model_validator(mode="after")
     def _one_button_per_level(self) -> "KioskConfig":
@@ -126,16 +152,28 @@ class CameraConfig(Section):
 
 
 class DetectorConfig(Section):
-    model: Path | None = Field(None, description="ONNX model file; empty = the bundled default")
+    model: Path | None = Field(None, description="ONNX model file; empty = the bundled NanoDet-g of `precision`")
+    precision: Literal["int8", "fp32"] = Field(
+        "int8", description="Bundled model when `model` is empty: int8 (default; agrees with fp32 on >= 95% of boxes) or fp32"
+    )
     format: Literal["nanodet", "yolo"] = Field("nanodet", description="Output layout: nanodet (GFL) or yolo (v8/11 [1,4+C,N])")
     input_size: int = Field(416, ge=64, le=1280, multiple_of=32, description="Square model input, a multiple of 32")
     threads: int = Field(2, ge=1, le=16, description="onnxruntime intra-op threads")
     score_threshold: float = Field(0.35, gt=0, lt=1, description="Detections below this are discarded")
     nms_iou: float = Field(0.5, gt=0, lt=1, description="IoU above which overlapping boxes are merged")
     classes: list[str] = Field(
-        ["person", "car", "truck", "bus", "motorcycle", "bicycle"], description="COCO class names to keep"
+        ["person", "car", "truck", "bus", "motorcycle", "bicycle"], description="Class names to keep (COCO names for the bundled model)"
+    )
+    class_names: list[str] | None = Field(
+        None, description="The model's class names in id order; empty = the model's metadata (YOLO exports) or COCO"
     )
     motion_gate: bool = Field(True, description="Skip detection on frames without motion")
+    motion_threshold: int = Field(
+        25, ge=1, le=255, description="Grey-level change (0-255) for a pixel of the downscaled frame to count as moving"
+    )
+    motion_min_area: float = Field(
+        0.002, ge=0, lt=1, description="Share of downscaled pixels that must move for a frame to be analysed"
+    )
 
 
 class ZoneConfig(Section):
@@ -147,6 +185,23 @@ class ZoneConfig(Section):
     service_area: list[Point] | None = Field(
         None, description="Pump bays: where an attendant stands to serve; defaults to the bay polygon"
     )
+    roll_up_s: float = Field(3.0, gt=0, description="Pump bays: seconds a vehicle must stay still to count as stopped")
+    roll_off_s: float = Field(
+        10.0, ge=0, description="Pump bays: a vehicle lost from view (or re-identified) in the bay within this many seconds continues the same visit"
+    )
+    stop_motion: float = Field(
+        0.1, gt=0, le=1, description="Pump bays: largest drift of a stopped vehicle's bottom-centre, as a share of its box height"
+    )
+    greet_confirm_s: float = Field(
+        2.0, ge=0, description="Pump bays: seconds a person must stay in the service area to count as the attendant (passers-by do not)"
+    )
+    greet_goal_s: float = Field(60.0, gt=0, description="Pump bays: target seconds from stop to greeting, for reports")
+    uniform_colour: str | None = Field(
+        None, pattern=r"^#[0-9A-Fa-f]{6}$", description="Pump bays: staff uniform colour '#RRGGBB'; if set, only people wearing it can greet"
+    )
+    uniform_tolerance: float = Field(
+        60.0, gt=0, le=442, description="Pump bays: largest RGB distance (0-442) of a torso's mean colour from the uniform colour"
+    )
 
     @field_validator("polygon", "service_area")
     @classmethod
@@ -154,6 +209,16 @@ class ZoneConfig(Section):
         if value is not None and len(value) < 3:
             raise ValueError(f"a polygon needs at least 3 points, got {len(value)}")
         return value
+
+
+class TrackerConfig(Section):
+    high_score: float = Field(0.5, gt=0, lt=1, description="Detections from this score are matched first; weaker ones only keep tracks alive")
+    low_score: float = Field(0.1, ge=0, lt=1, description="Detections below this score are ignored by the tracker")
+    new_track_score: float = Field(
+        0.6, gt=0, le=1, description="Only detections from this score start a track (raise it if static clutter becomes tracks)"
+    )
+    match_iou: float = Field(0.2, gt=0, lt=1, description="Least overlap of a confident detection with a track's predicted box")
+    lost_s: float = Field(1.0, ge=0, description="Seconds a track stays findable after it was last seen")
 
 
 class StationConfig(Section):
@@ -167,6 +232,7 @@ class StationConfig(Section):
     camera: CameraConfig | None = Field(None, description="Forecourt camera; omit to run without vision")
     detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Object detector")
     zones: list[ZoneConfig] = Field(default_factory=list, description="Zones and pump bays on the camera image")
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Multi-object tracker")
 
     def pins(self) -> Iterator[tuple[str, int]]:
         """Every GPIO pin in use with the key path that claims it, in file order."""
