@@ -1,12 +1,271 @@
-"""Placeholder: filled in by its issue."""
+"""Create the credentials and a config skeleton for a station or for the collector.
+
+``forecourt provision station ID --region PATH`` picks a random password, adds it to the broker's
+password file (the ``mosquitto_passwd`` format, so Mosquitto reads it after ``systemctl reload
+mosquitto``), and writes ``station.toml`` (valid for ``forecourt check-config``) and ``credentials``
+(``username:password``, mode 0600) into ``--out``. Copy both to ``/etc/forecourt/`` on the station.
+``forecourt provision collector`` does the same for the collector's MQTT user.
+"""
 
 import argparse
+import json
+import os
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from forecourt.broker import COLLECTOR_USER, read_password_file, write_password_file
+from forecourt.errors import ConfigError, ProtocolError
+from forecourt.protocol import check_station_id
+from forecourt.settings import validate
+
+DEFAULT_PASSWD = Path("/etc/mosquitto/forecourt.passwd")
+DEFAULT_ETC = Path("/etc/forecourt")
+STATION_BROKER = "mqtts://mqtt.example.com:8883"
+COLLECTOR_BROKER = "mqtt://127.0.0.1:1883"  # the loopback listener of systemd/mosquitto/forecourt.conf
+PASSWORD_BYTES = 24  # 192 bits; token_urlsafe never yields ':' so the credentials file stays parseable
+_REGION = re.compile(r"[^/\s](?:[^/]*[^/\s])?(?:/[^/\s](?:[^/]*[^/\s])?)*")
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """What ``provision_*`` wrote; ``password`` is the only copy outside the credentials file."""
+
+    username: str
+    password: str
+    config_file: Path
+    credentials_file: Path
+    passwd_file: Path
+
+
+def toml_string(value: str) -> str:
+    # A JSON string is a valid TOML basic string (same escapes; \uXXXX for control characters).
+    return json.dumps(value, ensure_ascii=False)
+
+
+def check_region(region: str) -> str:
+    if not _REGION.fullmatch(region):
+        raise ConfigError(f"--region {region!r} must be a path of non-empty names such as 'east/oslo/sentrum'")
+    return region
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"--timezone {name!r} is not an IANA time zone such as 'Europe/Oslo' or 'UTC'") from None
+    return name
+
+
+def station_user(station_id: str) -> str:
+    """The MQTT username of a station: its id, which must pass the protocol's check and not be the collector's."""
+    try:
+        check_station_id(station_id)
+    except ProtocolError as err:
+        raise ConfigError(str(err)) from None
+    if station_id == COLLECTOR_USER:
+        raise ConfigError(f"station id {station_id!r} is reserved for the collector's MQTT user")
+    return station_id
+
+
+def _mqtt_lines(broker_url: str, credentials: Path, etc: Path, client_name: str) -> list[str]:
+    lines = [
+        "[mqtt]",
+        f"url = {toml_string(broker_url)}",
+        f"credentials_file = {toml_string(str(credentials))}   # username:password, mode 0600",
+    ]
+    if broker_url.startswith("mqtts://"):
+        # The shipped broker config requires a client certificate on its TLS listener (docs/INSTALL.md).
+        lines += [
+            f"ca_file = {toml_string(str(etc / 'ca.crt'))}",
+            f"cert_file = {toml_string(str(etc / f'{client_name}.crt'))}",
+            f"key_file = {toml_string(str(etc / f'{client_name}.key'))}",
+        ]
+    return lines
+
+
+def station_config_text(
+    station_id: str, *, region: str, name: str, timezone: str, broker_url: str, etc: Path, written: datetime
+) -> str:
+    lines = [
+        f"# Forecourt station {station_id}, written by `forecourt provision` on {written:%Y-%m-%d}.",
+        f"# Check it with: forecourt check-config {etc / 'station.toml'}",
+        "# Every key is described in edge/config.py; examples/station.toml shows a complete station.",
+        "",
+        "[station]",
+        f"id = {toml_string(station_id)}   # also its MQTT username",
+        f"name = {toml_string(name)}",
+        f"region = {toml_string(region)}",
+        f"timezone = {toml_string(timezone)}",
+        "",
+        *_mqtt_lines(broker_url, etc / "credentials", etc, "station"),
+        "",
+        "[outbox]",
+        'path = "/var/lib/forecourt/outbox.db"   # the StateDirectory of forecourt-edge.service',
+        "",
+        "# Describe this station's hardware below (see examples/station.toml), then check the file again:",
+        "# [[restrooms]]",
+        '# id = "ladies"',
+        "# button_pin = 5",
+        "#",
+        "# [[kiosks]]",
+        '# id = "shop-counter"',
+        '# location = "shop"',
+        "# scale = 3",
+        "# buttons = [20, 21, 16]",
+        "#",
+        "# [camera]",
+        '# source = "rtsp://192.168.1.64:554/stream2"   # or "0" for /dev/video0',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def collector_config_text(*, broker_url: str, etc: Path, written: datetime) -> str:
+    lines = [
+        f"# Forecourt collector, written by `forecourt provision collector` on {written:%Y-%m-%d}.",
+        f"# Check it with: forecourt check-config --collector {etc / 'collector.toml'}",
+        "",
+        *_mqtt_lines(broker_url, etc / "collector.credentials", etc, "collector"),
+        f"username = {toml_string(COLLECTOR_USER)}",
+        "",
+        "[database]",
+        'path = "/var/lib/forecourt/collector.db"   # the StateDirectory of forecourt-collector.service',
+        "",
+        "[http]",
+        'listen = "127.0.0.1:8080"   # put a TLS reverse proxy in front to serve it beyond this host',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _check_config(text: str, kind: str) -> None:
+    """Never write a skeleton that `forecourt check-config` would refuse."""
+    from cloud.config import CollectorConfig
+    from edge.config import StationConfig
+
+    model = StationConfig if kind == "station" else CollectorConfig
+    validate(model, tomllib.loads(text), f"generated {kind} config")
+
+
+def _refuse_to_overwrite(paths: list[Path], username: str, passwd: Path, force: bool) -> None:
+    if force:
+        return
+    existing = [str(p) for p in paths if p.exists()]
+    if existing:
+        raise ConfigError(f"{', '.join(existing)} already exist(s); --force overwrites (and changes the password)")
+    if username in read_password_file(passwd):
+        raise ConfigError(
+            f"{passwd} already has a password for {username!r}; --force replaces it "
+            "(the old credentials stop working after the broker reloads)"
+        )
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(temp, mode)  # whatever the umask
+    os.replace(temp, path)
+
+
+def _provision(
+    username: str, config_text: str, kind: str, config_file: Path, credentials_file: Path, passwd: Path, force: bool
+) -> Provisioned:
+    _check_config(config_text, kind)
+    if not passwd.parent.is_dir():
+        raise ConfigError(f"--passwd {passwd}: directory {passwd.parent} does not exist (is Mosquitto installed here?)")
+    _refuse_to_overwrite([config_file, credentials_file], username, passwd, force)
+    password = secrets.token_urlsafe(PASSWORD_BYTES)
+    # The broker's file last: until it changes, nothing that worked before stops working.
+    _write(credentials_file, f"{username}:{password}\n", 0o600)
+    _write(config_file, config_text, 0o644)
+    write_password_file(passwd, {username: password})
+    return Provisioned(username, password, config_file, credentials_file, passwd)
+
+
+def provision_station(
+    station_id: str,
+    *,
+    region: str,
+    out: Path,
+    passwd: Path = DEFAULT_PASSWD,
+    broker_url: str = STATION_BROKER,
+    name: str = "",
+    timezone: str = "UTC",
+    etc: Path = DEFAULT_ETC,
+    force: bool = False,
+    now: datetime | None = None,
+) -> Provisioned:
+    """Write ``out/station.toml`` and ``out/credentials`` and add the station to ``passwd``."""
+    user = station_user(station_id)
+    text = station_config_text(
+        user,
+        region=check_region(region),
+        name=name,
+        timezone=check_timezone(timezone),
+        broker_url=broker_url,
+        etc=etc,
+        written=now or datetime.now(UTC),
+    )
+    return _provision(user, text, "station", out / "station.toml", out / "credentials", passwd, force)
+
+
+def provision_collector(
+    *,
+    out: Path,
+    passwd: Path = DEFAULT_PASSWD,
+    broker_url: str = COLLECTOR_BROKER,
+    etc: Path = DEFAULT_ETC,
+    force: bool = False,
+    now: datetime | None = None,
+) -> Provisioned:
+    """Write ``out/collector.toml`` and ``out/collector.credentials`` and add the collector to ``passwd``."""
+    text = collector_config_text(broker_url=broker_url, etc=etc, written=now or datetime.now(UTC))
+    files = (out / "collector.toml", out / "collector.credentials")
+    return _provision(COLLECTOR_USER, text, "collector", *files, passwd, force)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    pass
+    which = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    station = which.add_parser("station", help="a station: its MQTT user, credentials and config skeleton")
+    station.add_argument("id", help="station id, also its MQTT username: [a-z0-9][a-z0-9-]{0,63}")
+    station.add_argument("--region", required=True, help="region path, e.g. east/oslo/sentrum")
+    station.add_argument("--name", default="", help="human name shown at HQ")
+    station.add_argument("--timezone", default="UTC", help="IANA time zone of the station (default UTC)")
+    collector = which.add_parser("collector", help="the collector's MQTT user, credentials and config skeleton")
+    for sub, default_broker in ((station, STATION_BROKER), (collector, COLLECTOR_BROKER)):
+        sub.add_argument("--out", type=Path, help="where to write the files (default ./<id>)")
+        sub.add_argument("--passwd", type=Path, default=DEFAULT_PASSWD, help=f"broker password file (default {DEFAULT_PASSWD})")
+        sub.add_argument(
+            "--broker", default=os.environ.get("FORECOURT_BROKER_URL", default_broker),
+            help=f"broker URL written into the config (default $FORECOURT_BROKER_URL or {default_broker})",
+        )
+        sub.add_argument("--etc", type=Path, default=DEFAULT_ETC, help=f"where the files will be installed (default {DEFAULT_ETC})")
+        sub.add_argument("--force", action="store_true", help="overwrite existing files and replace the password")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("forecourt provision: not implemented yet")
-    return 2
+    if args.what == "station":
+        done = provision_station(
+            args.id, region=args.region, name=args.name, timezone=args.timezone, out=args.out or Path(args.id),
+            passwd=args.passwd, broker_url=args.broker, etc=args.etc, force=args.force,
+        )
+        target = "the station"
+    else:
+        done = provision_collector(
+            out=args.out or Path(COLLECTOR_USER), passwd=args.passwd, broker_url=args.broker, etc=args.etc,
+            force=args.force,
+        )
+        target = "the collector's host"
+    print(f"{done.username}: password added to {done.passwd_file}")
+    print(f"wrote {done.config_file} and {done.credentials_file} (mode 0600)")
+    print("next: sudo systemctl reload mosquitto   # the broker rereads its password file")
+    print(f"      copy both files to {args.etc}/ on {target}, owned by the forecourt user (docs/INSTALL.md)")
+    return 0
