@@ -25,8 +25,6 @@ from edge.vision.preprocess import preprocess_nanodet
 
 HERE = Path(__file__).resolve().parent
 FOOTAGE = HERE.parent / "examples" / "footage" / "vtest.avi"
-# The last convolutions of the three heads (class scores + box bins); tf2onnx names them like this.
-HEAD_CONVS = ("Conv__176", "Conv__178", "Conv__180")
 
 
 def read_frames(path: Path, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
@@ -103,6 +101,15 @@ def infinite_pad_nodes(model) -> list[str]:
     return names
 
 
+def head_convs(model) -> list[str]:
+    """The last convolution of each head (class scores + box bins, split apart right after it).
+
+    Found by structure, not name: tf2onnx numbers nodes differently from one conversion to the next.
+    """
+    splits = {i for n in model.graph.node if n.op_type == "Split" for i in n.input}
+    return [n.name for n in model.graph.node if n.op_type == "Conv" and n.output[0] in splits]
+
+
 def quantize(src: Path, dst: Path, frames: Sequence[np.ndarray], size: int, keep_head_fp32: bool, method: str) -> None:
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -112,7 +119,7 @@ def quantize(src: Path, dst: Path, frames: Sequence[np.ndarray], size: int, keep
         prepped = Path(tmp) / "prep.onnx"
         # Folds constants and fuses Pad into Conv first, so the quantizer sees the graph ORT will run.
         quant_pre_process(str(src), str(prepped), skip_symbolic_shape=True)
-        exclude = infinite_pad_nodes(onnx.load(str(prepped))) + (list(HEAD_CONVS) if keep_head_fp32 else [])
+        exclude = infinite_pad_nodes(onnx.load(str(prepped))) + (head_convs(onnx.load(str(prepped))) if keep_head_fp32 else [])
         print(f"kept in float: {exclude}")
         quantize_static(
             str(prepped), str(dst), FrameReader(frames, size, "input_1:0"),

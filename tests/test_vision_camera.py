@@ -1,0 +1,133 @@
+"""Camera sources on the real clip (and a short clip cut from it), with an injected clock: no real waiting."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import CameraConfig
+from edge.vision.camera import Backoff, Camera, is_live, parse_source
+from models.quantize import read_frames
+
+FOOTAGE = Path(__file__).resolve().parents[1] / "examples" / "footage" / "vtest.avi"
+EPOCH = 1_800_000_000.0
+
+
+class FakeClock:
+    """Monotonic + wall clock that only moves when the code under test sleeps (or a test says so)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return EPOCH + self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+
+
+def camera(source: str, clock: FakeClock, fps: float = 5.0, **kw) -> Camera:
+    cfg = CameraConfig(source=source, fps=fps, retry_max_s=4.0)
+    return Camera(cfg, clock=clock, wall=clock.wall, sleep=clock.sleep, **kw)
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> Path:
+    """The first 12 real frames of vtest.avi re-encoded at 10 fps: a clip that ends quickly."""
+    path = tmp_path_factory.mktemp("clip") / "short.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
+    for _, image in read_frames(FOOTAGE, range(12)):
+        writer.write(image)
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize(("text", "parsed", "live"), [
+    ("0", 0, True), (" 2 ", 2, True), ("rtsp://10.0.0.5/stream1", "rtsp://10.0.0.5/stream1", True),
+    ("examples/footage/vtest.avi", "examples/footage/vtest.avi", False),
+])
+def test_source_kinds(text, parsed, live):
+    assert parse_source(text) == parsed and is_live(parse_source(text)) is live
+
+
+def test_backoff_doubles_up_to_the_cap():
+    assert [Backoff(0.5, 4.0).delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def test_file_is_sampled_at_the_analysis_rate_paced_and_timestamped():
+    clock = FakeClock()
+    cam = camera(str(FOOTAGE), clock, fps=5.0)
+    frames = [cam.read() for _ in range(4)]
+    expected = dict(read_frames(FOOTAGE, [0, 2, 4, 6]))  # a 10 fps clip at 5 fps: every 2nd frame
+    for frame, index in zip(frames, [0, 2, 4, 6], strict=True):
+        assert np.array_equal(frame.image, expected[index])
+    assert [f.index for f in frames] == [0, 1, 2, 3]
+    assert [round(f.ts - EPOCH - 100.0, 6) for f in frames] == [0.0, 0.2, 0.4, 0.6]  # wall time at capture
+    assert clock.slept == [0.2, 0.2, 0.2]
+    stats = cam.stats()
+    assert stats["fps"] == 5.0 and stats["camera_ok"] and stats["reconnects"] == 0
+    cam.close()
+
+
+def test_fast_replay_ends_cleanly_with_clip_time_stamps(short_clip):
+    clock = FakeClock()
+    with camera(str(short_clip), clock, fps=10.0, realtime=False) as cam:
+        frames = list(cam)
+        assert len(frames) == 12 and clock.slept == []
+        assert [round(f.ts - frames[0].ts, 6) for f in frames[:3]] == [0.0, 0.1, 0.2]
+        assert cam.read() is None and cam.ended
+        assert cam.stats()["camera_ok"] and cam.stats()["last_error"] is None
+
+
+def test_looped_replay_keeps_time_moving_forward(short_clip):
+    clock = FakeClock()
+    with camera(str(short_clip), clock, fps=10.0, realtime=False, loop=True) as cam:
+        frames = [f for f in (cam.read() for _ in range(30)) if f is not None]
+        assert len(frames) >= 26 and not cam.ended and cam.reconnects == 0
+        assert all(b.ts > a.ts for a, b in zip(frames, frames[1:], strict=False))
+
+
+@pytest.mark.parametrize("source", ["/nonexistent/camera.avi", "99", "rtsp://127.0.0.1:9/none"])
+def test_dead_camera_is_retried_with_backoff_and_never_raises(source):
+    clock = FakeClock()
+    cam = camera(source, clock, fps=5.0, backoff=Backoff(0.5, 4.0))
+    attempts = []
+    real_open = cam._open
+    cam._open = lambda src: attempts.append(clock.now) or real_open(src)
+    for _ in range(80):  # 80 reads, each waiting at most one 0.2 s interval: ~16 s of fake time
+        assert cam.read() is None
+    gaps = [round(b - a, 1) for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert gaps[:5] == [0.5, 1.0, 2.0, 4.0, 4.0]  # doubling, capped at 4 s; reads in between just wait
+    assert max(clock.slept) <= 0.2 + 1e-9
+    stats = cam.stats()
+    assert stats["camera_ok"] is False and stats["frames"] == 0 and "cannot open" in stats["last_error"]
+
+
+def test_live_camera_recovers_and_counts_the_reconnect(short_clip):
+    """A 'live' URL whose first two opens fail, then a stream (the short clip) that dies after 12 frames."""
+    clock = FakeClock()
+    opens = []
+
+    def opener(source):
+        opens.append(source)
+        return cv2.VideoCapture() if len(opens) <= 2 else cv2.VideoCapture(str(short_clip))
+
+    cam = camera("rtsp://cam.local/stream", clock, fps=5.0, opener=opener, backoff=Backoff(0.2, 1.0))
+    frames = []
+    for _ in range(40):
+        frame = cam.read()
+        if frame is not None:
+            frames.append(frame)
+        if cam.reconnects:
+            break
+    cam.close()
+    assert opens[0] == "rtsp://cam.local/stream" and len(opens) >= 4
+    assert 1 <= len(frames) <= 12 and cam.reconnects == 1
+    assert all(f.image.shape == (576, 768, 3) for f in frames)
+    assert all(f.ts >= EPOCH for f in frames)
