@@ -1,0 +1,277 @@
+"""The durable outbox: every event is committed to SQLite, with its ``seq``, before anyone tries to send it.
+
+Durability: WAL with ``synchronous=FULL``. In WAL mode ``NORMAL`` survives a crash of the process but a
+power cut may roll back the last commits (the WAL is only fsynced at checkpoints); ``FULL`` fsyncs the
+WAL on every commit, so an event that :meth:`Outbox.emit` returned from survives pulling the plug.
+Events are a few per minute, so the ~0.3 ms fsync per event costs nothing that matters; deletions after
+PUBACK are batched, so draining a backlog does not pay one fsync per message.
+
+Ordering: rows are sent in ``n`` order (AUTOINCREMENT, so numbers are never reused even when the table
+empties and the publisher's "sent up to" cursor stays valid). ``seq`` comes from a counter in ``meta``
+bumped in the same transaction as the insert: a crash can never give two events one ``seq`` or skip one.
+
+Bounded size (``max_mb``): stored bytes are counted. When a new row does not fit, health samples are
+thinned first (oldest first; a health sample that still does not fit is not stored). An event that
+does not fit even then is not kept and is not given a ``seq``; the outbox counts it (``dropped``, which
+health reports) and raises one ``outbox_full`` alert, stored beyond the budget so the alert itself is
+never lost. The alert is cleared, with the total it could not keep, once delivery frees a tenth of it.
+"""
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from edge.events import Draft
+from forecourt.errors import ProtocolError
+from forecourt.protocol import EVENT_KINDS, Event, Health, describe, encode, format_epoch, new_id
+
+log = logging.getLogger(__name__)
+
+ROW_OVERHEAD = 100  # bytes per row beyond topic + payload: ids, numbers, b-tree cells (rough, on purpose)
+RESERVED = frozenset({"v", "id", "seq", "station", "ts", "kind"})
+CLEAR_BELOW = 0.9  # the outbox_full alert clears when usage falls under this share of the budget
+
+migrations = Migrations("forecourt_outbox")
+
+
+@migrations()
+def m001_outbox(db: Database) -> None:
+    # AUTOINCREMENT: a number is never reused, even after the table has been emptied by delivery.
+    db.execute(
+        """CREATE TABLE outbox (
+            n INTEGER PRIMARY KEY AUTOINCREMENT,
+            seq INTEGER UNIQUE,
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            stored_at REAL NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX outbox_health ON outbox (kind, n)")
+    db["meta"].create({"key": str, "value": int}, pk="key")
+    db["meta"].insert_all([{"key": "last_seq", "value": 0}, {"key": "dropped", "value": 0}, {"key": "full_open", "value": 0}])
+
+
+@dataclass(frozen=True)
+class Pending:
+    n: int
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    depth: int  # rows not yet acknowledged, health samples included
+    events: int  # of which events (with a seq)
+    oldest_stored_at: float | None  # clock time of the oldest undelivered row
+    stored_bytes: int
+    budget_bytes: int
+    last_seq: int
+    dropped: int  # events the full outbox could not keep, since the station was installed
+    health_thinned: int  # health samples removed or refused for space, since start
+
+
+class Outbox:
+    """Implements :class:`edge.events.EventSink`; thread-safe (sensor callbacks, vision, publisher)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        station: str,
+        max_mb: float = 200.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.station = station
+        self.budget_bytes = int(max_mb * 1_000_000)
+        self.clock = clock
+        self.health_thinned = 0
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[], None]] = []
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        self.db = Database(conn)
+        migrations.apply(self.db)
+        self._conn = conn
+        self.stored_bytes = self._scalar(f"SELECT coalesce(sum(length(topic) + length(payload) + {ROW_OVERHEAD}), 0) FROM outbox")
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def emit(self, draft: Draft) -> None:
+        """Commit one event; returns once it is durable. Never waits on the network.
+
+        Raises :class:`ProtocolError` (a ``ValueError``) when the draft is not a valid protocol event, so
+        a bug shows at its source instead of as a poison message at HQ; no ``seq`` is used up by it.
+        """
+        self.store(draft)
+
+    def store(self, draft: Draft) -> Event | None:
+        """:meth:`emit` that also returns the stored event (None when the full outbox could not keep it)."""
+        cls = EVENT_KINDS.get(draft.kind)
+        if cls is None:
+            raise ProtocolError(f"draft kind {draft.kind!r} is not an event kind ({', '.join(sorted(EVENT_KINDS))})")
+        clash = RESERVED & set(draft.fields)
+        if clash:
+            raise ProtocolError(f"{draft.kind} draft: fields {sorted(clash)} are set by the outbox, not by the draft")
+        with self._lock:
+            seq = self._meta("last_seq") + 1
+            event = _build(cls, draft, {"id": new_id(), "seq": seq, "station": self.station, "ts": format_epoch(draft.at)})
+            topic, payload = encode(event)
+            size = len(topic) + len(payload) + ROW_OVERHEAD
+            if not self._make_room(size):
+                self._drop(draft)
+                return None
+            self._insert(seq, draft.kind, event.id, topic, payload, size)
+        self._wake()
+        return event
+
+    def add_health(self, health: Health) -> bool:
+        """Store a health sample (no ``seq``); returns False if it was thinned away for lack of space."""
+        topic, payload = encode(health)
+        size = len(topic) + len(payload) + ROW_OVERHEAD
+        with self._lock:
+            if not self._make_room(size):
+                self.health_thinned += 1
+                return False
+            self._insert(None, "health", health.id, topic, payload, size)
+        self._wake()
+        return True
+
+    def _insert(self, seq: int | None, kind: str, event_id: str, topic: str, payload: bytes, size: int) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO outbox (seq, kind, id, topic, payload, stored_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (seq, kind, event_id, topic, payload, self.clock()),
+            )
+            if seq is not None:
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (seq,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.stored_bytes += size
+
+    def _make_room(self, size: int) -> bool:
+        """Thin health samples, oldest first, until ``size`` more bytes fit; False if they cannot."""
+        while self.stored_bytes + size > self.budget_bytes:
+            rows = self._conn.execute(
+                f"DELETE FROM outbox WHERE n IN (SELECT n FROM outbox WHERE kind = 'health' ORDER BY n LIMIT 64) "
+                f"RETURNING length(topic) + length(payload) + {ROW_OVERHEAD}"
+            ).fetchall()
+            if not rows:
+                return False
+            self.health_thinned += len(rows)
+            self.stored_bytes -= sum(r[0] for r in rows)
+        return True
+
+    def _drop(self, draft: Draft) -> None:
+        dropped = self._meta("dropped") + 1
+        self._set_meta("dropped", dropped)
+        log.error("outbox full (%.1f MB): could not keep a %s event (%d so far)", self.budget_bytes / 1e6, draft.kind, dropped)
+        if not self._meta("full_open"):
+            self._set_meta("full_open", dropped)  # remember the count when the alert opened
+            self._alert("open", dropped, f"outbox is full ({self.budget_bytes / 1e6:.1f} MB); events are not being kept")
+
+    def _alert(self, state: str, value: int, message: str) -> None:
+        """The outbox_full alert bypasses the budget: one row, and the only way HQ learns of the loss."""
+        seq = self._meta("last_seq") + 1
+        fields = {"alert": "outbox_full", "state": state, "subject": "outbox", "message": message, "value": float(value)}
+        event = _build(EVENT_KINDS["alert"], Draft("alert", self.clock(), fields),
+                       {"id": new_id(), "seq": seq, "station": self.station, "ts": format_epoch(self.clock())})
+        topic, payload = encode(event)
+        self._insert(seq, "alert", event.id, topic, payload, len(topic) + len(payload) + ROW_OVERHEAD)
+
+    # -- delivering ------------------------------------------------------------------------------------
+
+    def pending(self, *, after: int = 0, limit: int = 100) -> list[Pending]:
+        """Undelivered rows after ``n`` = ``after``, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT n, topic, payload FROM outbox WHERE n > ? ORDER BY n LIMIT ?", (after, limit)
+            ).fetchall()
+        return [Pending(n, topic, bytes(payload)) for n, topic, payload in rows]
+
+    def delivered(self, numbers: Iterable[int]) -> int:
+        """Forget rows the broker acknowledged (PUBACK with a success code); returns how many went."""
+        numbers = list(numbers)
+        if not numbers:
+            return 0
+        with self._lock:
+            gone = 0
+            for start in range(0, len(numbers), 500):  # stay under SQLite's bound-parameter limit
+                chunk = numbers[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._conn.execute(
+                    f"DELETE FROM outbox WHERE n IN ({marks}) RETURNING length(topic) + length(payload) + {ROW_OVERHEAD}",
+                    chunk,
+                ).fetchall()
+                gone += len(rows)
+                self.stored_bytes -= sum(r[0] for r in rows)
+            opened_at = self._meta("full_open")
+            if opened_at and self.stored_bytes < CLEAR_BELOW * self.budget_bytes:
+                total = self._meta("dropped") - opened_at + 1
+                self._set_meta("full_open", 0)
+                self._alert("cleared", total, f"outbox has room again; {total} events could not be kept while it was full")
+        return gone
+
+    def on_new(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (cheaply, without the lock) after each stored row: the publisher's wake-up."""
+        self._listeners.append(listener)
+
+    def _wake(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def stats(self) -> OutboxStats:
+        with self._lock:
+            depth, events, oldest = self._conn.execute(
+                "SELECT count(*), count(seq), min(stored_at) FROM outbox"
+            ).fetchone()
+            return OutboxStats(
+                depth=depth,
+                events=events,
+                oldest_stored_at=oldest,
+                stored_bytes=self.stored_bytes,
+                budget_bytes=self.budget_bytes,
+                last_seq=self._meta("last_seq"),
+                dropped=self._meta("dropped"),
+                health_thinned=self.health_thinned,
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _meta(self, key: str) -> int:
+        return self._scalar("SELECT value FROM meta WHERE key = ?", (key,))
+
+    def _set_meta(self, key: str, value: int) -> None:
+        self._conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+
+    def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        return self._conn.execute(sql, params).fetchone()[0]
+
+
+def _build(cls: type, draft: Draft, envelope: Mapping[str, Any]) -> Any:
+    try:
+        return cls.model_validate({**draft.fields, **envelope, "kind": draft.kind})
+    except ValidationError as err:
+        raise ProtocolError(f"{draft.kind} draft is not a valid event: {describe(err)}") from None

@@ -1,0 +1,276 @@
+"""Drains the outbox to the broker over MQTT (paho-mqtt v2 API), QoS 1, in order, losing nothing.
+
+One thread owns one paho client per connection and drives its network loop itself, so every paho
+callback runs in that thread and the in-flight table needs no lock. A fresh client per connection
+keeps paho from re-sending its own copy of unacknowledged messages on reconnect: after a reconnect the
+outbox is replayed from its oldest undelivered row, which is the single source of truth.
+
+A row leaves the outbox only after a PUBACK with a success reason code. A PUBACK with an error code
+(MQTT 5; e.g. "Not authorized" when the ACL does not match the username) is logged as an error, the
+row stays, and the link reconnects with backoff. MQTT 3.1.1 cannot report such a rejection, so v5 is
+the default. A refused CONNACK (bad password, not authorised) is likewise an error followed by backoff;
+the link is "connected" only after a successful CONNACK.
+"""
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.config import MqttSettings
+from edge.link.credentials import broker_address, check_tls_files, resolve_credentials
+from edge.link.outbox import Outbox
+from edge.link.pacing import Backoff, TokenBucket
+from forecourt.protocol import Status, encode
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT_S = 0.05  # longest a new event waits before the publisher looks at the outbox
+ACK_FLUSH_S = 0.2  # acknowledged rows are deleted in batches at least this often (one fsync per batch)
+ACK_FLUSH_ROWS = 256
+STOP_GRACE_S = 2.0  # on stop: wait this long for outstanding PUBACKs and the offline status's PUBACK
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    connected: bool
+    published: int  # outbox rows (events and health) acknowledged by the broker since start
+    reconnects: int  # successful connections after the first one
+    refused: int  # connection attempts the broker refused (CONNACK with an error code)
+    rejected: int  # publishes the broker refused (PUBACK with an error code)
+    last_error: str | None
+
+
+class Publisher:
+    def __init__(
+        self,
+        outbox: Outbox,
+        settings: MqttSettings,
+        *,
+        station: str,
+        birth: Status,
+        window: int = 100,
+        rate: float = 500.0,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if birth.state != "online":
+            raise ValueError("the birth message is an online status")
+        self.outbox = outbox
+        self.settings = settings
+        self.station = station
+        self.window = window
+        self.monotonic = monotonic
+        self.address = broker_address(settings.url)
+        self.username, self.password = resolve_credentials(settings, station)
+        check_tls_files(settings)
+        self.status_topic, self.birth_payload = encode(birth, station)
+        self.offline_payload = encode(Status(state="offline"), station)[1]
+        self.backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng or random.Random())
+        self.bucket = TokenBucket(rate=rate, burst=max(1.0, min(float(window), rate)))
+        self.published = self.reconnects = self.refused = self.rejected = 0
+        self.last_error: str | None = None
+        self._connections = 0
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._new_rows = True
+        self._thread: threading.Thread | None = None
+        # Per-connection state, touched only by the publisher thread (inside paho callbacks too).
+        self._connack: ReasonCode | None = None
+        self._inflight: dict[int, int] = {}
+        self._acked: list[int] = []
+        self._session_ok = False
+        self._broken = False
+        outbox.on_new(self._wake)
+
+    # -- public ----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("publisher already started")
+        self._thread = threading.Thread(target=self._run, name=f"publisher-{self.station}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Deliver what is in flight (briefly), publish the offline status, disconnect cleanly."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def stats(self) -> LinkStats:
+        return LinkStats(self.connected, self.published, self.reconnects, self.refused, self.rejected, self.last_error)
+
+    def _wake(self) -> None:
+        self._new_rows = True
+
+    # -- the thread ------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            client = self._new_client()
+            started = self.monotonic()
+            try:
+                if self._connect(client):
+                    self._session(client)
+            except Exception:  # a bug here must not end the link for good: log it, back off, retry
+                log.exception("MQTT link failed unexpectedly; reconnecting")
+            finally:
+                self._connected.clear()
+                self._flush_acks()
+                client.disconnect()
+            if self._session_ok or self.monotonic() - started > self.settings.reconnect_max_s:
+                self.backoff.reset()
+            if not self._stopping.is_set():
+                self._stopping.wait(self.backoff.next_delay())
+
+    def _new_client(self) -> mqtt.Client:
+        v5 = self.settings.protocol == "5"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.settings.client_id or f"forecourt-{self.station}",
+            protocol=mqtt.MQTTProtocolVersion.MQTTv5 if v5 else mqtt.MQTTProtocolVersion.MQTTv311,
+            clean_session=None if v5 else True,
+        )
+        client.username_pw_set(self.username, self.password)
+        if self.address.tls:
+            s = self.settings
+            client.tls_set(
+                ca_certs=str(s.ca_file) if s.ca_file else None,
+                certfile=str(s.cert_file) if s.cert_file else None,
+                keyfile=str(s.key_file) if s.key_file else None,
+            )
+        client.will_set(self.status_topic, self.offline_payload, qos=1, retain=True)
+        client.connect_timeout = self.settings.connect_timeout_s
+        client.max_inflight_messages_set(self.window + 2)  # + the birth and offline statuses
+        client.on_connect = self._on_connect
+        client.on_publish = self._on_publish
+        self._connack = None
+        self._inflight = {}
+        self._acked = []
+        self._session_ok = False
+        self._broken = False
+        return client
+
+    def _connect(self, client: mqtt.Client) -> bool:
+        where = f"{self.address.host}:{self.address.port}"
+        try:
+            if self.settings.protocol == "5":
+                client.connect(self.address.host, self.address.port, self.settings.keepalive_s, clean_start=True)
+            else:
+                client.connect(self.address.host, self.address.port, self.settings.keepalive_s)
+        except (OSError, ValueError) as err:
+            self._error(f"cannot reach broker {where}: {err}", logging.WARNING)
+            return False
+        deadline = self.monotonic() + self.settings.connect_timeout_s
+        while self._connack is None and self.monotonic() < deadline and not self._stopping.is_set():
+            if client.loop(0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+        if self._connack is None:
+            self._error(f"broker {where} closed or did not answer the connection (no CONNACK)", logging.WARNING)
+            return False
+        if self._connack.is_failure:
+            self.refused += 1
+            self._error(f"broker {where} refused the connection for user {self.username!r}: {self._connack}", logging.ERROR)
+            return False
+        self._connections += 1
+        if self._connections > 1:
+            self.reconnects += 1
+        log.info("connected to %s as %r", where, self.username)
+        return True
+
+    def _session(self, client: mqtt.Client) -> None:
+        self._connected.set()
+        self._check(client.publish(self.status_topic, self.birth_payload, qos=1, retain=True))
+        cursor = 0  # highest outbox row sent on this connection
+        self._new_rows = more = True
+        last_flush = self.monotonic()
+        while not self._broken and not self._stopping.is_set():
+            now = self.monotonic()
+            free = self.window - len(self._inflight)
+            wait = IDLE_WAIT_S
+            if free > 0 and (more or self._new_rows):
+                allowed = min(free, self.bucket.available(now))
+                if allowed:
+                    self._new_rows = False
+                    rows = self.outbox.pending(after=cursor, limit=allowed)
+                    more = len(rows) == allowed
+                    for row in rows:
+                        info = client.publish(row.topic, row.payload, qos=1)
+                        if not self._check(info):
+                            break
+                        self._inflight[info.mid] = row.n
+                        cursor = row.n
+                    self.bucket.spend(len(rows))
+                    wait = 0.0 if more and len(self._inflight) < self.window else IDLE_WAIT_S
+                else:
+                    wait = min(IDLE_WAIT_S, self.bucket.wait_for_one())
+            if len(self._acked) >= ACK_FLUSH_ROWS or (self._acked and now - last_flush >= ACK_FLUSH_S):
+                self._flush_acks()
+                last_flush = now
+            if client.loop(wait) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._broken = True
+        if self._broken:
+            self._error("lost the connection to the broker; will replay what was not acknowledged", logging.WARNING)
+            return
+        self._goodbye(client)
+
+    def _goodbye(self, client: mqtt.Client) -> None:
+        """A clean stop: let in-flight PUBACKs land, then say offline (a clean DISCONNECT suppresses the will)."""
+        deadline = self.monotonic() + STOP_GRACE_S
+        while self._inflight and self.monotonic() < deadline and not self._broken:
+            if client.loop(0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return
+        info = client.publish(self.status_topic, self.offline_payload, qos=1, retain=True)
+        while self._check(info) and not info.is_published() and self.monotonic() < deadline:
+            if client.loop(0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return
+
+    # -- paho callbacks (publisher thread) -------------------------------------------------------------
+
+    def _on_connect(self, _client, _userdata, _flags, reason_code: ReasonCode, _properties) -> None:
+        self._connack = reason_code
+
+    def _on_publish(self, _client, _userdata, mid: int, reason_code: ReasonCode, _properties) -> None:
+        row = self._inflight.pop(mid, None)
+        if reason_code.is_failure:
+            self.rejected += 1
+            what = f"outbox row {row}" if row is not None else "the status message"
+            self._error(f"broker rejected {what} as user {self.username!r}: {reason_code}; it stays queued", logging.ERROR)
+            self._broken = True  # Mosquitto drops the connection anyway; reconnect with backoff and retry
+            return
+        if row is not None:
+            self._acked.append(row)
+            self.published += 1
+            self._session_ok = True
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _check(self, info: mqtt.MQTTMessageInfo) -> bool:
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._broken = True
+            return False
+        return True
+
+    def _flush_acks(self) -> None:
+        if self._acked:
+            acked, self._acked = self._acked, []
+            self.outbox.delivered(acked)
+
+    def _error(self, message: str, level: int) -> None:
+        # An outage repeats the same warning at every retry; say it once, then only at DEBUG.
+        repeated = message == self.last_error and level < logging.ERROR
+        self.last_error = message
+        log.log(logging.DEBUG if repeated else level, "%s", message)

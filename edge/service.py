@@ -1,0 +1,190 @@
+"""The station service, wired in one place: outbox -> publisher, sensors and vision -> outbox, health, sd_notify.
+
+Start order follows the data: the outbox first (so nothing a sensor reports can be lost), then the
+publisher (the link is "up" once it runs, connected or not: a station without a broker keeps
+recording), then the sensors and the camera. READY is sent once all of that runs; the main loop then
+ticks the sensors, samples health on schedule and pets the systemd watchdog. Stop runs in reverse.
+
+Several services can run in one process (the demo runs a fleet): nothing here is process-wide.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edge.config import StationConfig
+from edge.link.health import THERMAL, build_health, read_machine
+from edge.link.outbox import Outbox
+from edge.link.publisher import Publisher
+from forecourt import __version__
+from forecourt.protocol import Health, Status, format_epoch
+from forecourt.sdnotify import notify, watchdog_interval
+from forecourt.settings import config_hash
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25  # sensor timers (overdue, stuck buttons) and LEDs need no finer step than this
+
+
+class EdgeService:
+    """``start()``/``stop()`` for embedding (tests, the demo); ``run()`` blocks for the CLI."""
+
+    def __init__(
+        self,
+        config: StationConfig,
+        *,
+        pin_factory: Any = None,
+        clock: Callable[[], float] = time.time,
+        version: str = __version__,
+        thermal: Path = THERMAL,
+        notify_systemd: bool = True,
+    ) -> None:
+        self.config = config
+        self.station = config.station.id
+        self.pin_factory = pin_factory
+        self.clock = clock
+        self.version = version
+        self.thermal = thermal
+        self.notify_systemd = notify_systemd
+        self.outbox: Outbox | None = None
+        self.publisher: Publisher | None = None
+        self.sensors: Any = None
+        self.vision: Any = None
+        self.started_at: float | None = None
+        self._next_health = 0.0
+        self._stop = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> "EdgeService":
+        if self.outbox is not None:
+            raise RuntimeError(f"station {self.station} is already started")
+        self.started_at = now = self.clock()
+        settings = self.config.outbox
+        self.outbox = Outbox(settings.path, station=self.station, max_mb=settings.max_mb, clock=self.clock)
+        try:
+            birth = Status(
+                state="online", version=self.version, config_hash=config_hash(self.config), started_at=format_epoch(now)
+            )
+            self.publisher = Publisher(
+                self.outbox, self.config.mqtt, station=self.station, birth=birth,
+                window=settings.inflight, rate=settings.replay_rate,
+            )
+            self.publisher.start()
+            self.sensors = self._build_sensors()
+            self.vision = self._build_vision()
+        except BaseException:
+            self.stop()
+            raise
+        self._next_health = now
+        self._sd("READY=1")
+        self._sd(f"STATUS=station {self.station}: recording; link to {self.config.mqtt.url}")
+        log.info("station %s started (outbox %s, broker %s)", self.station, settings.path, self.config.mqtt.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop inputs first, then let the link say goodbye, then close the outbox. Safe to call twice."""
+        self._stop.set()
+        self._sd("STOPPING=1")
+        if self.sensors is not None:
+            _quietly(self.sensors.close, "closing the sensors")
+            self.sensors = None
+        if self.vision is not None:
+            _quietly(self.vision.stop, "stopping the camera pipeline")
+            self.vision = None
+        if self.publisher is not None:
+            self.publisher.stop()
+            self.publisher = None
+        if self.outbox is not None:
+            self.outbox.close()
+            self.outbox = None
+
+    def request_stop(self) -> None:
+        """From a signal handler or another thread: make :meth:`run` return."""
+        self._stop.set()
+
+    def run(self) -> None:
+        """Start, loop until :meth:`request_stop`, stop. Pets the watchdog even while the broker is away."""
+        self.start()
+        try:
+            watchdog = watchdog_interval()
+            step = min(TICK_S, watchdog) if watchdog else TICK_S
+            while not self._stop.wait(step):
+                self.tick()
+                if watchdog:
+                    self._sd("WATCHDOG=1")
+        finally:
+            self.stop()
+
+    # -- one pass of the main loop ---------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> Health | None:
+        """Run sensor timers; store a health sample when one is due (returned, for tests and the demo)."""
+        now = self.clock() if now is None else now
+        if self.sensors is not None:
+            _quietly(lambda: self.sensors.tick(now), "sensor tick")
+        if now < self._next_health:
+            return None
+        self._next_health = now + self.config.health.interval_s
+        health = self.sample_health(now)
+        if self.outbox is not None:
+            self.outbox.add_health(health)
+        return health
+
+    def sample_health(self, now: float | None = None) -> Health:
+        if self.outbox is None or self.started_at is None:
+            raise RuntimeError("start the service before sampling its health")
+        now = self.clock() if now is None else now
+        return build_health(
+            station=self.station,
+            version=self.version,
+            now=now,
+            started_at=self.started_at,
+            outbox=self.outbox.stats(),
+            link=self.publisher.stats() if self.publisher else None,
+            sensors=_stats(self.sensors, "sensors"),
+            vision=_stats(self.vision, "vision"),
+            machine=read_machine(self.thermal),
+        )
+
+    # -- optional subsystems ---------------------------------------------------------------------------
+
+    def _build_sensors(self) -> Any:
+        if not (self.config.restrooms or self.config.kiosks):
+            return None
+        # Imported here: gpiozero loads only on stations with buttons.
+        from edge.sensors import build_sensors
+
+        return build_sensors(self.config, self.outbox, pin_factory=self.pin_factory, clock=self.clock)
+
+    def _build_vision(self) -> Any:
+        if self.config.camera is None:
+            return None
+        # Imported here: OpenCV and onnxruntime load only on stations with a camera.
+        from edge.vision.pipeline import start_pipeline
+
+        return start_pipeline(self.config, self.outbox)
+
+    def _sd(self, state: str) -> None:
+        if self.notify_systemd:
+            notify(state)
+
+
+def _stats(subsystem: Any, name: str) -> dict[str, Any] | None:
+    if subsystem is None:
+        return None
+    try:
+        return dict(subsystem.stats())
+    except Exception:  # health must still go out when a subsystem's counters fail
+        log.exception("reading %s stats failed", name)
+        return {"stats_error": True}
+
+
+def _quietly(action: Callable[[], Any], what: str) -> None:
+    try:
+        action()
+    except Exception:  # one failing subsystem must neither stop the others nor the loop
+        log.exception("%s failed", what)
