@@ -1,0 +1,101 @@
+// Chart.js (vendored, global `Chart`) with the few shapes the dashboard needs. Time axes are linear
+// scales in epoch milliseconds with our own labels, so no date adapter is needed.
+
+const live = new Set();
+
+export const COLORS = {
+  ratings: ["#c0392b", "#e67e22", "#f1c40f", "#7dbb42", "#27ae60"],
+  happy: "#1f6feb",
+  traffic: "rgba(120, 130, 150, 0.45)",
+  goal: "#8e44ad",
+  gap: "rgba(231, 76, 60, 0.16)",
+  greeted: "#27ae60",
+  ungreeted: "#e67e22",
+};
+
+export function destroyCharts() {
+  for (const chart of live) chart.destroy();
+  live.clear();
+}
+
+export function make(canvas, config) {
+  if (typeof Chart === "undefined") {
+    canvas.replaceWith(document.createTextNode("Charts unavailable (chart library did not load)."));
+    return null;
+  }
+  config.options = { responsive: true, maintainAspectRatio: false, animation: false, ...config.options };
+  const chart = new Chart(canvas, config);
+  live.add(chart);
+  return chart;
+}
+
+function timeLabel(ms, spanMs) {
+  const date = new Date(ms);
+  if (spanMs <= 2 * 86400e3) return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  return date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+}
+
+export function timeAxis(startMs, endMs, title) {
+  return {
+    type: "linear",
+    min: startMs,
+    max: endMs,
+    title: { display: Boolean(title), text: title },
+    ticks: { maxTicksLimit: 8, callback: (value) => timeLabel(value, endMs - startMs) },
+  };
+}
+
+// Shaded vertical bands (e.g. cleaning gaps) behind the datasets: {from, to} in ms.
+export function bandsPlugin(bands, color = COLORS.gap) {
+  return {
+    id: "forecourtBands",
+    beforeDatasetsDraw(chart) {
+      const { ctx, chartArea, scales } = chart;
+      ctx.save();
+      ctx.fillStyle = color;
+      for (const band of bands) {
+        const left = Math.max(scales.x.getPixelForValue(band.from), chartArea.left);
+        const right = Math.min(scales.x.getPixelForValue(band.to), chartArea.right);
+        if (right > left) ctx.fillRect(left, chartArea.top, right - left, chartArea.bottom - chartArea.top);
+      }
+      ctx.restore();
+    },
+  };
+}
+
+// A vertical goal line at x = goal (on a category or linear x axis, by value).
+export function goalLinePlugin(goalIndex, label) {
+  return {
+    id: "forecourtGoal",
+    afterDatasetsDraw(chart) {
+      if (goalIndex === null || goalIndex === undefined) return;
+      const { ctx, chartArea, scales } = chart;
+      const x = scales.x.getPixelForValue(goalIndex);
+      if (x < chartArea.left || x > chartArea.right) return;
+      ctx.save();
+      ctx.strokeStyle = COLORS.goal;
+      ctx.setLineDash([6, 4]);
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(x, chartArea.top);
+      ctx.lineTo(x, chartArea.bottom);
+      ctx.stroke();
+      ctx.fillStyle = COLORS.goal;
+      ctx.fillText(label, Math.min(x + 4, chartArea.right - 60), chartArea.top + 12);
+      ctx.restore();
+    },
+  };
+}
+
+// Histogram of values into fixed-width bins; returns {labels, counts, binOf(value)}.
+export function histogram(values, binWidth, maxValue) {
+  const top = Math.max(binWidth, Math.ceil((maxValue ?? Math.max(0, ...values)) / binWidth) * binWidth);
+  const bins = Math.max(1, Math.round(top / binWidth));
+  const counts = new Array(bins).fill(0);
+  for (const value of values) {
+    if (value === null || value === undefined || Number.isNaN(value)) continue;
+    counts[Math.min(bins - 1, Math.floor(value / binWidth))] += 1;
+  }
+  const labels = counts.map((_, i) => `${i * binWidth}–${(i + 1) * binWidth}`);
+  return { labels, counts, binOf: (value) => Math.min(bins - 1, value / binWidth - 0.5) };
+}
