@@ -1,0 +1,34 @@
+"""Restroom cleaning check-ins and satisfaction kiosks on gpiozero.
+
+Pure logic (:mod:`.debounce`, :mod:`.hours`, :mod:`.restroom`, :mod:`.kiosk`, :mod:`.indicators`) takes
+times and returns event drafts; :mod:`.gpio` is the thin gpiozero adapter; :mod:`.station` wires one
+station's config to both. The edge service uses only :func:`build_sensors`::
+
+    sensors = build_sensors(config, sink, pin_factory=None, clock=time.time)
+    sensors.tick()        # every 0.2-1 s
+    sensors.stats()       # for the health message
+    sensors.close()
+"""
+
+import time
+
+from gpiozero.pins import Factory
+
+from edge.config import StationConfig
+from edge.events import EventSink
+from edge.sensors.gpio import Clock
+from edge.sensors.station import Sensors
+
+__all__ = ["Sensors", "build_sensors"]
+
+
+def build_sensors(
+    config: StationConfig, sink: EventSink, *, pin_factory: Factory | None = None, clock: Clock = time.time
+) -> Sensors:
+    """Build every restroom and kiosk of ``config`` on ``pin_factory`` (``None`` = gpiozero's default).
+
+    ``clock`` stamps every button edge and is the time :meth:`Sensors.tick` uses when not given one;
+    inject a simulated clock to replay history. Raises :class:`~forecourt.errors.ConfigError` for an
+    unknown time zone and gpiozero's own errors for pins the factory cannot provide.
+    """
+    return Sensors(config, sink, pin_factory=pin_factory, clock=clock)

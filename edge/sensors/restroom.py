@@ -1,0 +1,121 @@
+"""A restroom's cleaning check-ins: plausibility flags and the overdue clock. Pure: times come in.
+
+- A check-in is a debounced press of the staff button -> one ``cleaning`` draft, always: presses that
+  cannot be real cleanings (sooner than ``min_gap_min`` after the last counted one, or the
+  ``burst_count``-th press within ``burst_window_s``) are kept with a ``flag`` and do not reset the clock.
+- The interval runs only within active hours (see :mod:`edge.sensors.hours`). Passing it opens a
+  ``restroom_overdue`` alert, dated when it became due; the next counted check-in clears it, with the
+  active seconds it was overdue as ``value``.
+"""
+
+from collections import deque
+from dataclasses import dataclass
+
+from edge.config import RestroomConfig
+from edge.events import Draft
+from edge.sensors.hours import ActiveHours
+
+OVERDUE = "restroom_overdue"
+TOO_SOON = "too_soon"
+BURST = "burst"
+
+
+@dataclass(frozen=True)
+class RestroomStatus:
+    restroom: str
+    last_check_in: float | None  # last counted (unflagged) check-in
+    due_at: float  # when the interval of active hours runs out
+    overdue: bool
+    overdue_s: float  # active seconds past due_at, 0 when not overdue
+
+
+class RestroomTimer:
+    def __init__(
+        self,
+        config: RestroomConfig,
+        hours: ActiveHours,
+        *,
+        started_at: float,
+        last_check_in: float | None = None,
+    ) -> None:
+        """``last_check_in`` (e.g. from the outbox) starts the clock; without it the clock starts at start-up."""
+        self.config = config
+        self.hours = hours
+        self.interval_s = config.interval_min * 60
+        self.last_check_in = last_check_in
+        self.due_at = hours.after_active(
+            started_at if last_check_in is None else last_check_in, self.interval_s
+        )
+        self.alert_open = False
+        self.check_ins = 0
+        self.flagged = 0
+        self._recent: deque[float] = deque()  # every press within the burst window, flagged or not
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    def check_in(self, at: float) -> list[Draft]:
+        """A staff press at ``at``: the overdue alert it may first open, its cleaning, the clearing."""
+        drafts = self.tick(at)
+        flag = self._flag(at)
+        since_last = None if self.last_check_in is None else max(0.0, at - self.last_check_in)
+        drafts.append(Draft("cleaning", at, {"restroom": self.id, "flag": flag, "since_last_s": since_last}))
+        self.check_ins += 1
+        if flag is not None:
+            self.flagged += 1
+            return drafts
+        if self.alert_open:
+            overdue_s = self.hours.active_seconds(self.due_at, at)
+            drafts.append(
+                self._alert(
+                    "cleared", at, overdue_s, f"{self._name} checked in {_minutes(overdue_s)} overdue"
+                )
+            )
+            self.alert_open = False
+        self.last_check_in = at
+        self.due_at = self.hours.after_active(at, self.interval_s)
+        return drafts
+
+    def tick(self, now: float) -> list[Draft]:
+        """Opens the overdue alert once the interval has run out (dated when it did)."""
+        if self.alert_open or now < self.due_at:
+            return []
+        self.alert_open = True
+        overdue_s = self.hours.active_seconds(self.due_at, now)
+        since = "since start-up" if self.last_check_in is None else "since the last one"
+        message = (
+            f"{self._name}: no cleaning check-in for {_minutes(self.interval_s)} of active hours {since}"
+        )
+        return [self._alert("open", self.due_at, overdue_s, message)]
+
+    def status(self, now: float) -> RestroomStatus:
+        overdue = now >= self.due_at
+        overdue_s = self.hours.active_seconds(self.due_at, now) if overdue else 0.0
+        return RestroomStatus(self.id, self.last_check_in, self.due_at, overdue, overdue_s)
+
+    def _flag(self, at: float) -> str | None:
+        window = self.config.burst_window_s
+        while self._recent and not 0 <= at - self._recent[0] < window:
+            self._recent.popleft()
+        self._recent.append(at)
+        if len(self._recent) >= self.config.burst_count:
+            return BURST
+        if self.last_check_in is not None and at - self.last_check_in < self.config.min_gap_min * 60:
+            return TOO_SOON
+        return None
+
+    def _alert(self, state: str, at: float, value: float, message: str) -> Draft:
+        return Draft(
+            "alert",
+            at,
+            {"alert": OVERDUE, "state": state, "subject": self.id, "message": message, "value": value},
+        )
+
+    @property
+    def _name(self) -> str:
+        return self.config.name or self.id
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min"

@@ -1,0 +1,258 @@
+"""One station's restrooms and kiosks wired to gpiozero devices and an event sink.
+
+Edges arrive from gpiozero (synchronously under MockFactory, from lgpio's thread on a Pi) while the
+service calls :meth:`Sensors.tick`, so one lock serialises both. Before an edge is fed to its debouncer,
+every debouncer is settled at the edge's time, so debounced changes reach the logic in time order even
+across buttons. Drafts the sink refuses stay queued in order and are retried on the next tick.
+"""
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from threading import RLock
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from gpiozero.pins import Factory
+
+from edge.config import StationConfig
+from edge.events import Draft, EventSink
+from edge.sensors import indicators
+from edge.sensors.debounce import Debouncer, Transition
+from edge.sensors.gpio import Clock, Contact, Indicator
+from edge.sensors.hours import ActiveHours
+from edge.sensors.kiosk import Button, Kiosk
+from edge.sensors.restroom import RestroomTimer
+from forecourt.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Input:
+    name: str  # for logs: "restrooms[ladies]" / "kiosks[shop].score 3"
+    debouncer: Debouncer
+    dispatch: Callable[[Transition], list[Draft]]
+    contact: Contact | None = None
+
+
+@dataclass
+class _Room:
+    timer: RestroomTimer
+    led: Indicator | None
+    buzzer: Indicator | None
+
+
+@dataclass
+class _Kiosk:
+    logic: Kiosk
+    led: Indicator | None
+
+
+class Sensors:
+    def __init__(
+        self,
+        config: StationConfig,
+        sink: EventSink,
+        *,
+        pin_factory: Factory | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self._sink = sink
+        self._clock = clock
+        self._lock = RLock()
+        self._unsent: deque[Draft] = deque()
+        self._inputs: list[_Input] = []
+        self._outputs: list[Indicator] = []
+        self._rooms: list[_Room] = []
+        self._kiosks: list[_Kiosk] = []
+        self._closed = False
+        tz = _zone(config.station.timezone)
+        bounce_s = config.gpio.bounce_ms / 1000
+        self._now = now = clock()
+        try:
+            for room_config in config.restrooms:
+                hours = ActiveHours.parse(room_config.active_hours, tz)
+                room = _Room(RestroomTimer(room_config, hours, started_at=now), None, None)
+                room.led = self._indicator(Indicator.led, room_config.led_pin, pin_factory)
+                room.buzzer = self._indicator(Indicator.buzzer, room_config.buzzer_pin, pin_factory)
+                self._rooms.append(room)
+                self._add_input(
+                    f"restrooms[{room_config.id}]",
+                    room_config.button_pin,
+                    partial(self._check_in, room),
+                    bounce_s,
+                    pin_factory,
+                    now,
+                    on_held=None,
+                )
+            for kiosk_config in config.kiosks:
+                kiosk = _Kiosk(Kiosk(kiosk_config), None)
+                kiosk.led = self._indicator(Indicator.led, kiosk_config.thank_you_led_pin, pin_factory)
+                self._kiosks.append(kiosk)
+                buttons: list[tuple[Button, int]] = list(enumerate(kiosk_config.buttons, start=1))
+                buttons += [(r.reason, r.pin) for r in kiosk_config.reasons]
+                for button, pin in buttons:
+                    label = f"score {button}" if isinstance(button, int) else f"reason {button}"
+                    self._add_input(
+                        f"kiosks[{kiosk_config.id}].{label}",
+                        pin,
+                        partial(self._kiosk_button, kiosk.logic, button),
+                        bounce_s,
+                        pin_factory,
+                        now,
+                        on_held=partial(kiosk.logic.held_at_start, button),
+                    )
+            self._render(now)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- the interface the edge service calls -------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> None:
+        """Settle debouncers, run timers (overdue, stuck, held reasons), refresh LEDs, retry the sink."""
+        with self._lock:
+            now = self._clock() if now is None else now
+            self._now = now
+            drafts = self._settle(now)
+            for room in self._rooms:
+                drafts += self._beeping(room, room.timer.tick(now))
+            for kiosk in self._kiosks:
+                drafts += kiosk.logic.tick(now)
+            self._emit(drafts)
+            self._render(now)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for the health message, as of the last tick or edge."""
+        with self._lock:
+            now = self._now
+            overdue = [s for room in self._rooms if (s := room.timer.status(now)).overdue]
+            return {
+                "filtered_presses": {k.logic.id: k.logic.filtered for k in self._kiosks},
+                "ignored_reasons": {k.logic.id: k.logic.ignored_reasons for k in self._kiosks},
+                "ratings": {k.logic.id: k.logic.ratings for k in self._kiosks},
+                "check_ins": {r.timer.id: r.timer.check_ins for r in self._rooms},
+                "flagged_check_ins": {r.timer.id: r.timer.flagged for r in self._rooms},
+                "stuck": [{"kiosk": k.logic.id, "button": b} for k in self._kiosks for b in k.logic.stuck],
+                "overdue": [{"restroom": s.restroom, "overdue_s": round(s.overdue_s, 1)} for s in overdue],
+                "edges": sum(i.debouncer.edges for i in self._inputs),
+                "unsent": len(self._unsent),
+            }
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for item in self._inputs:
+                if item.contact is not None:
+                    item.contact.close()
+            for output in self._outputs:
+                output.close()
+
+    def __enter__(self) -> "Sensors":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- wiring ---------------------------------------------------------------------------------------
+
+    def _add_input(
+        self,
+        name: str,
+        pin: int,
+        dispatch: Callable[[Transition], list[Draft]],
+        bounce_s: float,
+        pin_factory: Factory | None,
+        now: float,
+        *,
+        on_held: Callable[[float], None] | None,
+    ) -> None:
+        item = _Input(name, Debouncer(bounce_s, at=now), dispatch)
+        self._inputs.append(item)  # before the device exists, so close() can clean up a half-built station
+        item.contact = Contact(pin, partial(self._edge, item), clock=self._clock, pin_factory=pin_factory)
+        if item.contact.is_pressed:  # down before we started: a shorted wire or a held button, never a press
+            item.debouncer = Debouncer(bounce_s, pressed=True, at=now)
+            if on_held is not None:
+                on_held(now)
+
+    def _indicator(
+        self, make: Callable[..., Indicator], pin: int | None, pin_factory: Factory | None
+    ) -> Indicator | None:
+        if pin is None:
+            return None
+        output = make(pin, pin_factory=pin_factory)
+        self._outputs.append(output)
+        return output
+
+    # -- events ---------------------------------------------------------------------------------------
+
+    def _edge(self, item: _Input, pressed: bool, at: float) -> None:
+        try:
+            with self._lock:
+                if self._closed:
+                    return
+                self._now = max(self._now, at)
+                drafts = self._settle(at, also=(item, item.debouncer.edge(pressed, at)))
+                self._emit(drafts)
+                self._render(self._now)
+        except Exception:  # a callback thread must not die; the event is kept in the queue if it got that far
+            log.exception("%s: handling a %s edge failed", item.name, "press" if pressed else "release")
+
+    def _settle(self, now: float, also: tuple[_Input, list[Transition]] | None = None) -> list[Draft]:
+        edged, edged_changes = also if also is not None else (None, [])
+        changes = [(t, edged) for t in edged_changes]
+        changes += [
+            (t, item) for item in self._inputs if item is not edged for t in item.debouncer.settle(now)
+        ]
+        drafts: list[Draft] = []
+        for transition, item in sorted(changes, key=lambda change: change[0].at):
+            drafts += item.dispatch(transition)
+        return drafts
+
+    def _check_in(self, room: _Room, change: Transition) -> list[Draft]:
+        return self._beeping(room, room.timer.check_in(change.at)) if change.pressed else []
+
+    def _kiosk_button(self, kiosk: Kiosk, button: Button, change: Transition) -> list[Draft]:
+        return kiosk.press(button, change.at) if change.pressed else kiosk.release(button, change.at)
+
+    def _beeping(self, room: _Room, drafts: list[Draft]) -> list[Draft]:
+        if room.buzzer is not None and (beep := indicators.restroom_beep(drafts)) is not None:
+            room.buzzer.beep(beep)
+        return drafts
+
+    def _render(self, now: float) -> None:
+        for room in self._rooms:
+            if room.led is not None:
+                room.led.show(indicators.restroom_led(now >= room.timer.due_at))
+        for kiosk in self._kiosks:
+            if kiosk.led is not None:
+                kiosk.led.show(indicators.thank_you_led(kiosk.logic.thank_you_until, now))
+
+    def _emit(self, drafts: list[Draft]) -> None:
+        self._unsent.extend(drafts)
+        while self._unsent:
+            try:
+                self._sink.emit(self._unsent[0])
+            except Exception:
+                log.exception(
+                    "the event sink refused a %s draft; %d kept for the next tick",
+                    self._unsent[0].kind,
+                    len(self._unsent),
+                )
+                return
+            self._unsent.popleft()
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"station.timezone: {name!r} is not an IANA time zone such as 'Europe/Oslo'"
+        ) from None

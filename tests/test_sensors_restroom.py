@@ -1,0 +1,153 @@
+"""Restroom check-ins: interval edges, active hours incl. midnight, plausibility flags, alerts."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from edge.config import RestroomConfig
+from edge.events import Draft
+from edge.sensors.hours import ActiveHours
+from edge.sensors.restroom import RestroomTimer
+
+OSLO = ZoneInfo("Europe/Oslo")
+MIN = 60.0
+
+
+def at(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=OSLO).timestamp()
+
+
+def timer(started: str, **overrides) -> RestroomTimer:
+    config = RestroomConfig(**{"id": "ladies", "name": "Ladies", "button_pin": 5} | overrides)
+    return RestroomTimer(config, ActiveHours.parse(config.active_hours, OSLO), started_at=at(started))
+
+
+def cleaning(when: float, flag: str | None = None, since: float | None = None) -> Draft:
+    return Draft("cleaning", when, {"restroom": "ladies", "flag": flag, "since_last_s": since})
+
+
+def overdue(state: str, when: float, value: float, message: str) -> Draft:
+    fields = {
+        "alert": "restroom_overdue",
+        "state": state,
+        "subject": "ladies",
+        "message": message,
+        "value": value,
+    }
+    return Draft("alert", when, fields)
+
+
+OPEN_MSG = "Ladies: no cleaning check-in for 60 min of active hours since the last one"
+
+
+def test_first_check_in_has_no_previous_and_restarts_the_interval():
+    room = timer("2026-11-23 10:00")
+    assert room.check_in(at("2026-11-23 10:20")) == [cleaning(at("2026-11-23 10:20"))]
+    assert room.due_at == at("2026-11-23 11:20")
+
+
+def test_overdue_opens_exactly_at_the_interval_and_is_dated_then():
+    room = timer("2026-11-23 10:00")
+    room.check_in(at("2026-11-23 10:00"))
+    assert room.tick(at("2026-11-23 11:00") - 0.001) == []
+    assert room.tick(at("2026-11-23 11:00") + 5) == [overdue("open", at("2026-11-23 11:00"), 5.0, OPEN_MSG)]
+    assert room.tick(at("2026-11-23 11:30")) == []  # one alert per episode
+    assert room.status(at("2026-11-23 11:30")).overdue_s == 30 * MIN
+
+
+def test_check_in_clears_the_alert_with_the_minutes_overdue():
+    room = timer("2026-11-23 10:00")
+    room.check_in(at("2026-11-23 10:00"))
+    room.tick(at("2026-11-23 11:00"))
+    assert room.check_in(at("2026-11-23 11:25")) == [
+        cleaning(at("2026-11-23 11:25"), since=85 * MIN),
+        overdue("cleared", at("2026-11-23 11:25"), 25 * MIN, "Ladies checked in 25 min overdue"),
+    ]
+    assert room.status(at("2026-11-23 11:30")).overdue is False
+
+
+def test_check_in_without_a_tick_in_between_still_reports_the_overdue_episode_in_order():
+    room = timer("2026-11-23 10:00")
+    room.check_in(at("2026-11-23 10:00"))
+    drafts = room.check_in(at("2026-11-23 12:00"))
+    assert [(d.kind, d.fields.get("state"), d.at) for d in drafts] == [
+        ("alert", "open", at("2026-11-23 11:00")),
+        ("cleaning", None, at("2026-11-23 12:00")),
+        ("alert", "cleared", at("2026-11-23 12:00")),
+    ]
+
+
+def test_without_any_check_in_the_interval_runs_from_start_up():
+    room = timer("2026-11-23 10:00", interval_min=30)
+    message = "Ladies: no cleaning check-in for 30 min of active hours since start-up"
+    assert room.tick(at("2026-11-23 10:30")) == [overdue("open", at("2026-11-23 10:30"), 0.0, message)]
+
+
+def test_interval_pauses_outside_active_hours():
+    room = timer("2026-11-23 21:00", active_hours="06:00-22:00")
+    room.check_in(at("2026-11-23 21:30"))
+    assert room.tick(at("2026-11-24 06:29")) == []
+    assert room.tick(at("2026-11-24 06:30"))[0].at == at("2026-11-24 06:30")
+
+
+def test_interval_runs_across_midnight_in_a_night_shift():
+    room = timer("2026-11-23 21:00", active_hours="22:00-06:00", interval_min=120)
+    room.check_in(at("2026-11-23 23:15"))
+    assert room.due_at == at("2026-11-24 01:15")
+    room.check_in(at("2026-11-24 05:30"))  # 30 min left tonight, 90 min carried to tomorrow night
+    assert room.due_at == at("2026-11-24 23:30")
+
+
+def test_overdue_alert_stays_open_overnight_and_counts_only_active_minutes():
+    room = timer("2026-11-23 20:00", active_hours="06:00-22:00")
+    room.check_in(at("2026-11-23 20:30"))
+    assert room.tick(at("2026-11-23 21:45"))[0].fields["value"] == 15 * MIN
+    assert room.status(at("2026-11-24 06:10")).overdue_s == 40 * MIN  # 21:30-22:00 + 06:00-06:10
+    cleared = room.check_in(at("2026-11-24 06:10"))[-1]
+    assert (cleared.fields["state"], cleared.fields["value"]) == ("cleared", 40 * MIN)
+
+
+def test_second_press_within_the_gap_is_kept_flagged_and_does_not_reset_the_clock():
+    room = timer("2026-11-23 10:00")
+    room.check_in(at("2026-11-23 10:00"))
+    assert room.check_in(at("2026-11-23 10:04")) == [cleaning(at("2026-11-23 10:04"), "too_soon", 4 * MIN)]
+    assert room.due_at == at("2026-11-23 11:00")
+    assert room.check_in(at("2026-11-23 10:05")) == [cleaning(at("2026-11-23 10:05"), since=5 * MIN)]
+    assert (room.check_ins, room.flagged) == (3, 1)
+
+
+def test_burst_of_presses_is_flagged_as_a_burst_from_the_third_press():
+    room = timer("2026-11-23 10:00", min_gap_min=0)
+    times = [at("2026-11-23 10:00") + s for s in (0, 1, 2, 3, 70)]
+    flags = [room.check_in(t)[-1].fields["flag"] for t in times]
+    assert flags == [None, None, "burst", "burst", None]
+
+
+def test_burst_flag_wins_over_too_soon():
+    room = timer("2026-11-23 10:00")
+    flags = [room.check_in(at("2026-11-23 10:00") + s)[-1].fields["flag"] for s in (0, 1, 2)]
+    assert flags == [None, "too_soon", "burst"]
+
+
+def test_flagged_check_in_does_not_clear_an_open_alert():
+    room = timer("2026-11-23 10:00", burst_count=2, burst_window_s=120, interval_min=1, min_gap_min=0)
+    room.check_in(at("2026-11-23 10:00"))
+    room.tick(at("2026-11-23 10:01"))
+    flagged = room.check_in(at("2026-11-23 10:01") + 10)
+    assert [d.kind for d in flagged] == ["cleaning"]
+    assert room.alert_open
+
+
+def test_clock_stepped_back_never_gives_a_negative_duration():
+    room = timer("2026-11-23 10:00", min_gap_min=0)
+    room.check_in(at("2026-11-23 10:00"))
+    assert room.check_in(at("2026-11-23 09:00"))[-1].fields["since_last_s"] == 0.0
+
+
+def test_restart_with_a_known_last_check_in_resumes_its_clock():
+    config = RestroomConfig(id="ladies", button_pin=5)
+    hours = ActiveHours.parse(config.active_hours, OSLO)
+    room = RestroomTimer(
+        config, hours, started_at=at("2026-11-23 10:30"), last_check_in=at("2026-11-23 10:00")
+    )
+    assert room.due_at == at("2026-11-23 11:00")
+    assert room.check_in(at("2026-11-23 10:40"))[0].fields["since_last_s"] == 40 * MIN
