@@ -1,0 +1,118 @@
+"""Pipeline wiring with a scripted detector: drafts reach the sink, validate, and carry no pixels."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from edge.events import ListSink
+from edge.vision.detection import Frame
+from edge.vision.pipeline import Pipeline, Scene, hex_to_bgr, wears
+from edge.vision.tracker import Track, Tracker
+from edge.vision.visits import PumpBay
+from edge.vision.zones import Zone
+from forecourt.protocol import EVENT_KINDS, encode, format_epoch
+from tests import scenes
+
+
+class ScriptedDetector:
+    """Replays scripted detections by frame time, like a perfect model."""
+
+    def __init__(self, by_ts):
+        self.by_ts, self.calls = dict(by_ts), 0
+
+    def detect(self, image):
+        self.calls += 1
+        return self.by_ts[float(image[0, 0, 0]) + scenes.T0]  # the frame carries its scene time
+
+
+def frames_for(times, fill=200):
+    for i, t in enumerate(times):
+        image = np.full((600, 800, 3), fill, np.float64)
+        image[0, 0, 0] = t
+        yield Frame(image, scenes.T0 + t, i)
+
+
+def bay2_pipeline(sink, times, **kw):
+    scene_def = scenes.forecourt()
+    actors = [scene_def.actors[4], scene_def.actors[5]]
+    detector = ScriptedDetector(scenes.detections(actors, times))
+    scene = Scene([Zone("apron-2", scenes.SERVICE2, confirm_s=1.0)], [PumpBay("bay-2", **scene_def.bays["bay-2"])])
+    return Pipeline(frames_for(times), detector, Tracker(), scene, sink, **kw), detector
+
+
+def to_event(draft, seq=1):
+    cls = EVENT_KINDS[draft.kind]
+    return cls(id=f"evt{seq:09d}", seq=seq, station="st-1", ts=format_epoch(draft.at), kind=draft.kind, **draft.fields)
+
+
+def test_drafts_reach_the_sink_and_are_valid_protocol_events():
+    sink = ListSink()
+    pipeline, _ = bay2_pipeline(sink, scenes.frame_times(0, 30, 5))
+    pipeline.run()
+    kinds = sorted(d.kind for d in sink.drafts)
+    assert kinds == ["visit", "zone", "zone"]  # the visit; the car's and the attendant's dwells
+    events = [to_event(d, i + 1) for i, d in enumerate(sink.drafts)]
+    (visit,) = [e for e in events if e.kind == "visit"]
+    assert visit.bay == "bay-2" and visit.greet_s == pytest.approx(11.07, abs=0.3)
+    assert pipeline.stats()["frames"] == len(scenes.frame_times(0, 30, 5))
+    assert pipeline.stats()["events"] == 3
+    dwells = sorted((e.object_class, round(e.dwell_s)) for e in events if e.kind == "zone")
+    assert dwells == [("car", 22), ("person", 5)]  # 16.9 -> 22.1 s
+
+
+def test_no_payload_contains_image_data():
+    sink = ListSink()
+    pipeline, _ = bay2_pipeline(sink, scenes.frame_times(0, 30, 5), uniforms={"bay-2": ((200, 200, 200), 30.0)})
+    pipeline.run()
+    assert sink.drafts
+    for i, draft in enumerate(sink.drafts):
+        for value in draft.fields.values():
+            assert value is None or isinstance(value, str | int | float), value
+            assert not isinstance(value, str) or len(value) <= 64
+        _, payload = encode(to_event(draft, i + 1))
+        assert len(payload) < 600
+        assert set(json.loads(payload)) <= {"v", "id", "seq", "station", "ts", "kind"} | set(draft.fields)
+
+
+def test_motion_gate_skips_detection_but_keeps_tracks_and_timers():
+    class EveryOther:
+        def __init__(self):
+            self.n = 0
+
+        def check(self, frame):
+            self.n += 1
+            return self.n % 2 == 1
+
+    sink = ListSink()
+    pipeline, detector = bay2_pipeline(sink, scenes.frame_times(0, 30, 10), gate=EveryOther())
+    pipeline.run()
+    assert pipeline.frames_skipped == pipeline.frames_done // 2
+    assert detector.calls == pipeline.frames_done - pipeline.frames_skipped
+    assert [d.kind for d in sink.drafts].count("visit") == 1
+
+
+def test_runs_in_a_thread_until_stopped_and_flushes_open_visits():
+    sink = ListSink()
+    times = [i / 5 for i in range(10_000)]
+    scene_def = scenes.forecourt()
+    car = scenes.Actor(5, "car", [(3, 520, 60), (5.8, 520, 340), (10_000, 520, 340)], scenes.CAR)
+    detector = ScriptedDetector(scenes.detections([car], times[:200]))
+    scene = Scene([], [PumpBay("bay-2", **scene_def.bays["bay-2"])])
+    seen = itertools.count(1)
+    pipeline = Pipeline(frames_for(times), detector, Tracker(), scene, sink,
+                        on_frame=lambda *_: next(seen) == 100 and pipeline.stop(timeout=0))
+    pipeline.start().join(timeout=30)
+    assert 100 <= pipeline.frames_done < 110
+    (visit,) = sink.drafts  # still parked when stopped: flushed, departed at its last sighting
+    assert visit.kind == "visit" and visit.fields["departed_at"] == format_epoch(scenes.T0 + (pipeline.frames_done - 1) / 5)
+
+
+def test_uniform_colour_of_the_torso():
+    image = np.zeros((200, 200, 3), np.uint8)
+    image[:, :100] = hex_to_bgr("#ff8000")  # orange left half
+    left = Track(1, 20, 20, 80, 180, 0.9, "person", 0, 0)
+    right = Track(2, 120, 20, 180, 180, 0.9, "person", 0, 0)
+    assert hex_to_bgr("#ff8000") == (0, 128, 255)
+    assert wears(image, left, (0, 128, 255), 30) and not wears(image, right, (0, 128, 255), 30)
