@@ -1,0 +1,183 @@
+"""`forecourt provision`: what it writes, what it refuses, and that a provisioned station really connects."""
+
+import shutil
+import signal
+import stat
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_station_config
+from edge.events import Draft
+from edge.link.outbox import Outbox
+from edge.link.publisher import Publisher
+from forecourt.broker import read_password_file, verify_password
+from forecourt.cli import main
+from forecourt.commands.provision import provision_collector, provision_station
+from forecourt.errors import ConfigError
+from forecourt.protocol import Status, format_epoch
+from tests.deploy_kit import Pki, ShippedBroker, pki_fixture  # noqa: F401
+from tests.mqtt import Recorder, Refused, connect, publish
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+BIRTH = Status(state="online", version="test", config_hash="deploy", started_at=format_epoch(0))
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def credentials(path: Path) -> tuple[str, str]:
+    user, _, password = path.read_text().strip().partition(":")
+    return user, password
+
+
+def reload_until_accepted(broker: ShippedBroker, user: str, password: str) -> None:
+    """`systemctl reload mosquitto` is a SIGHUP; Mosquitto rereads the password file without acknowledging it."""
+    broker.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            client = connect(broker, user, password)
+        except Refused:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+            continue
+        client.disconnect()
+        client.loop_stop()
+        return
+
+
+def test_station_files_are_valid_private_and_match_the_password_file(tmp_path, capsys):
+    passwd = tmp_path / "mosquitto" / "forecourt.passwd"
+    passwd.parent.mkdir()
+    code = main(["provision", "station", "oslo-1", "--region", "east/oslo/sentrum", "--name", 'Oslo "S"',
+                 "--timezone", "Europe/Oslo", "--out", str(tmp_path / "out"), "--passwd", str(passwd)])
+    assert code == 0
+    out = tmp_path / "out"
+    user, password = credentials(out / "credentials")
+    assert user == "oslo-1" and len(password) >= 32
+    assert mode(out / "credentials") == 0o600 and mode(passwd) == 0o600
+    assert verify_password(password, read_password_file(passwd)["oslo-1"])
+    assert "sudo systemctl reload mosquitto" in capsys.readouterr().out
+    assert main(["check-config", str(out / "station.toml")]) == 0
+    config = load_station_config(out / "station.toml")
+    assert (config.station.id, config.station.name, config.station.region, config.station.timezone) == (
+        "oslo-1", 'Oslo "S"', "east/oslo/sentrum", "Europe/Oslo")
+    assert config.mqtt.credentials_file == Path("/etc/forecourt/credentials")
+    assert (config.mqtt.ca_file, config.mqtt.cert_file, config.mqtt.key_file) == (
+        Path("/etc/forecourt/ca.crt"), Path("/etc/forecourt/station.crt"), Path("/etc/forecourt/station.key"))
+    assert config.outbox.path == Path("/var/lib/forecourt/outbox.db")
+
+
+def test_collector_files_are_valid_and_other_users_are_kept(tmp_path):
+    passwd = tmp_path / "forecourt.passwd"
+    provision_station("a", region="north", out=tmp_path / "a", passwd=passwd, now=NOW)
+    before = read_password_file(passwd)["a"]
+    passwd.chmod(0o640)  # e.g. root:mosquitto 0640 on the broker host
+    done = provision_collector(out=tmp_path / "hq", passwd=passwd, now=NOW)
+    assert main(["check-config", "--collector", str(done.config_file)]) == 0
+    assert credentials(done.credentials_file) == ("collector", done.password)
+    entries = read_password_file(passwd)
+    assert list(entries) == ["a", "collector"] and entries["a"] == before
+    assert mode(passwd) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "forecourt.passwd", "hq"]  # no temp files left
+
+
+@pytest.mark.parametrize(
+    ("station", "region", "message"),
+    [
+        ("collector", "north", "reserved for the collector"),
+        ("Oslo_1", "north", r"must match \[a-z0-9\]"),
+        ("-x", "north", r"must match"),
+        ("x" * 65, "north", r"must match"),
+        ("ok", "north//oslo", "--region"),
+        ("ok", "/north", "--region"),
+        ("ok", "", "--region"),
+    ],
+)
+def test_bad_ids_and_regions_are_refused_before_anything_is_written(tmp_path, station, region, message):
+    with pytest.raises(ConfigError, match=message):
+        provision_station(station, region=region, out=tmp_path / "out", passwd=tmp_path / "passwd")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_reports_a_refused_id_and_exits_1(tmp_path, capsys):
+    assert main(["provision", "station", "collector", "--region", "x", "--out", str(tmp_path), "--passwd",
+                 str(tmp_path / "passwd")]) == 1
+    assert "ERROR forecourt: station id 'collector' is reserved for the collector" in capsys.readouterr().err
+
+
+def test_bad_timezone_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="IANA time zone"):
+        provision_station("a", region="x", timezone="Oslo", out=tmp_path / "o", passwd=tmp_path / "passwd")
+
+
+def test_existing_station_is_kept_unless_forced(tmp_path):
+    passwd = tmp_path / "passwd"
+    first = provision_station("a", region="x", out=tmp_path / "one", passwd=passwd)
+    with pytest.raises(ConfigError, match="already exist"):
+        provision_station("a", region="x", out=tmp_path / "one", passwd=passwd)
+    with pytest.raises(ConfigError, match="already has a password for 'a'"):
+        provision_station("a", region="x", out=tmp_path / "two", passwd=passwd)
+    assert verify_password(first.password, read_password_file(passwd)["a"])
+    rotated = provision_station("a", region="x", out=tmp_path / "one", passwd=passwd, force=True)
+    assert rotated.password != first.password
+    assert verify_password(rotated.password, read_password_file(passwd)["a"])
+    assert credentials(tmp_path / "one" / "credentials") == ("a", rotated.password)
+
+
+def test_missing_password_file_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="is Mosquitto installed here"):
+        provision_station("a", region="x", out=tmp_path / "o", passwd=tmp_path / "no" / "passwd")
+
+
+def test_provisioned_station_connects_and_publishes_after_a_broker_reload(tmp_path, pki):
+    with ShippedBroker(tmp_path / "broker", pki=pki, users={"collector": "collector-secret"}) as broker:
+        collector = Recorder(broker)
+        done = provision_station("b", region="x", out=tmp_path / "b", passwd=broker.directory / "passwd")
+        with pytest.raises(Refused):  # not before the broker rereads its password file
+            connect(broker, "b", done.password)
+        user, password = credentials(done.credentials_file)
+        reload_until_accepted(broker, user, password)
+        station = connect(broker, user, password)
+        try:
+            publish(station, "forecourt/v1/b/status", b'{"state": "online"}', retain=True)
+            assert collector.wait_for(lambda msgs: ("forecourt/v1/b/status", b'{"state": "online"}', False) in msgs)
+        finally:
+            station.loop_stop()
+            collector.close()
+
+
+def install_station_files(pki: Pki, etc: Path, name: str) -> None:
+    """What docs/INSTALL.md has the technician copy into /etc/forecourt/ besides the provisioned files."""
+    shutil.copyfile(pki.ca, etc / "ca.crt")
+    shutil.copyfile(pki.cert(name), etc / "station.crt")
+    shutil.copyfile(pki.key(name), etc / "station.key")
+
+
+def test_provisioned_station_runs_the_edge_link_over_mutual_tls(tmp_path, pki):
+    with ShippedBroker(tmp_path / "broker", pki=pki, users={"collector": "collector-secret"}) as broker:
+        etc = tmp_path / "etc-forecourt"
+        done = provision_station(
+            "a", region="east/oslo", out=etc, etc=etc, passwd=broker.directory / "passwd",
+            broker_url=f"mqtts://127.0.0.1:{broker.tls_port}",
+        )
+        install_station_files(pki, etc, "a")
+        reload_until_accepted(broker, "a", done.password)
+        collector = Recorder(broker)
+        config = load_station_config(done.config_file)
+        outbox = Outbox(tmp_path / "outbox.db", station="a")  # /var/lib/forecourt is not ours to write here
+        publisher = Publisher(outbox, config.mqtt, station="a", birth=BIRTH)
+        publisher.start()
+        try:
+            event = outbox.store(Draft("cleaning", time.time(), {"restroom": "ladies"}))
+            assert publisher.wait_connected(10), publisher.last_error
+            assert collector.wait_for(lambda msgs: any(event.id.encode() in p for t, p, _ in msgs), timeout=10)
+        finally:
+            publisher.stop()
+            outbox.close()
+            collector.close()
