@@ -29,6 +29,7 @@ from edge.sensors.restroom import RestroomTimer
 from forecourt.errors import ConfigError
 
 log = logging.getLogger(__name__)
+MAX_UNSENT = 10_000  # drafts kept in memory while the sink refuses them
 
 
 @dataclass
@@ -70,6 +71,8 @@ class Sensors:
         self._rooms: list[_Room] = []
         self._kiosks: list[_Kiosk] = []
         self._closed = False
+        self._sink_failing = False
+        self._dropped = 0
         tz = _zone(config.station.timezone)
         bounce_s = config.gpio.bounce_ms / 1000
         self._now = now = clock()
@@ -141,7 +144,15 @@ class Sensors:
                 "overdue": [{"restroom": s.restroom, "overdue_s": round(s.overdue_s, 1)} for s in overdue],
                 "edges": sum(i.debouncer.edges for i in self._inputs),
                 "unsent": len(self._unsent),
+                "dropped": self._dropped,
             }
+
+    def outputs(self) -> dict[str, str]:
+        """What every LED shows right now ("on", "off", "blink"), keyed by its config path; for demos and logs."""
+        with self._lock:
+            shown = {f"restrooms[{r.timer.id}].led": r.led for r in self._rooms}
+            shown |= {f"kiosks[{k.logic.id}].thank_you_led": k.led for k in self._kiosks}
+            return {name: _describe(led.pattern) for name, led in shown.items() if led is not None}
 
     def close(self) -> None:
         with self._lock:
@@ -236,17 +247,23 @@ class Sensors:
 
     def _emit(self, drafts: list[Draft]) -> None:
         self._unsent.extend(drafts)
+        while len(self._unsent) > MAX_UNSENT:  # a sink down for days must not exhaust the Pi's memory
+            self._unsent.popleft()
+            self._dropped += 1
         while self._unsent:
             try:
                 self._sink.emit(self._unsent[0])
             except Exception:
-                log.exception(
-                    "the event sink refused a %s draft; %d kept for the next tick",
-                    self._unsent[0].kind,
-                    len(self._unsent),
-                )
+                if not self._sink_failing:  # once per outage, not on every tick
+                    log.exception(
+                        "the event sink refused a %s draft; keeping drafts for retry", self._unsent[0].kind
+                    )
+                self._sink_failing = True
                 return
             self._unsent.popleft()
+        if self._sink_failing:
+            log.warning("the event sink takes drafts again; the backlog is delivered")
+            self._sink_failing = False
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -256,3 +273,9 @@ def _zone(name: str) -> ZoneInfo:
         raise ConfigError(
             f"station.timezone: {name!r} is not an IANA time zone such as 'Europe/Oslo'"
         ) from None
+
+
+def _describe(pattern: indicators.Pattern | None) -> str:
+    if isinstance(pattern, indicators.Blink):
+        return "blink"
+    return "on" if pattern == indicators.ON else "off"
