@@ -73,42 +73,31 @@ class Sensors:
         self._closed = False
         self._sink_failing = False
         self._dropped = 0
+        self._bounce_s = config.gpio.bounce_ms / 1000
+        self._pin_factory = pin_factory
         tz = _zone(config.station.timezone)
-        bounce_s = config.gpio.bounce_ms / 1000
         self._now = now = clock()
         try:
             for room_config in config.restrooms:
                 hours = ActiveHours.parse(room_config.active_hours, tz)
                 room = _Room(RestroomTimer(room_config, hours, started_at=now), None, None)
-                room.led = self._indicator(Indicator.led, room_config.led_pin, pin_factory)
-                room.buzzer = self._indicator(Indicator.buzzer, room_config.buzzer_pin, pin_factory)
+                room.led = self._indicator(Indicator.led, room_config.led_pin)
+                room.buzzer = self._indicator(Indicator.buzzer, room_config.buzzer_pin)
                 self._rooms.append(room)
-                self._add_input(
-                    f"restrooms[{room_config.id}]",
-                    room_config.button_pin,
-                    partial(self._check_in, room),
-                    bounce_s,
-                    pin_factory,
-                    now,
-                    on_held=None,
-                )
+                name = f"restrooms[{room_config.id}]"
+                self._add_input(name, room_config.button_pin, partial(self._check_in, room), now)
             for kiosk_config in config.kiosks:
-                kiosk = _Kiosk(Kiosk(kiosk_config), None)
-                kiosk.led = self._indicator(Indicator.led, kiosk_config.thank_you_led_pin, pin_factory)
+                kiosk = _Kiosk(
+                    Kiosk(kiosk_config), self._indicator(Indicator.led, kiosk_config.thank_you_led_pin)
+                )
                 self._kiosks.append(kiosk)
                 buttons: list[tuple[Button, int]] = list(enumerate(kiosk_config.buttons, start=1))
                 buttons += [(r.reason, r.pin) for r in kiosk_config.reasons]
                 for button, pin in buttons:
                     label = f"score {button}" if isinstance(button, int) else f"reason {button}"
-                    self._add_input(
-                        f"kiosks[{kiosk_config.id}].{label}",
-                        pin,
-                        partial(self._kiosk_button, kiosk.logic, button),
-                        bounce_s,
-                        pin_factory,
-                        now,
-                        on_held=partial(kiosk.logic.held_at_start, button),
-                    )
+                    dispatch = partial(self._kiosk_button, kiosk.logic, button)
+                    held = partial(kiosk.logic.held_at_start, button)
+                    self._add_input(f"kiosks[{kiosk_config.id}].{label}", pin, dispatch, now, on_held=held)
             self._render(now)
         except BaseException:
             self.close()
@@ -158,12 +147,14 @@ class Sensors:
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
-            for item in self._inputs:
-                if item.contact is not None:
-                    item.contact.close()
-            for output in self._outputs:
-                output.close()
+            self._closed = True  # from here on, late edges are ignored
+        # Devices are closed outside the lock: a pin driver may wait for its callback thread, which may be
+        # waiting for the lock.
+        for item in self._inputs:
+            if item.contact is not None:
+                item.contact.close()
+        for output in self._outputs:
+            output.close()
 
     def __enter__(self) -> "Sensors":
         return self
@@ -178,26 +169,24 @@ class Sensors:
         name: str,
         pin: int,
         dispatch: Callable[[Transition], list[Draft]],
-        bounce_s: float,
-        pin_factory: Factory | None,
         now: float,
         *,
-        on_held: Callable[[float], None] | None,
+        on_held: Callable[[float], None] | None = None,
     ) -> None:
-        item = _Input(name, Debouncer(bounce_s, at=now), dispatch)
+        item = _Input(name, Debouncer(self._bounce_s, at=now), dispatch)
         self._inputs.append(item)  # before the device exists, so close() can clean up a half-built station
-        item.contact = Contact(pin, partial(self._edge, item), clock=self._clock, pin_factory=pin_factory)
+        item.contact = Contact(
+            pin, partial(self._edge, item), clock=self._clock, pin_factory=self._pin_factory
+        )
         if item.contact.is_pressed:  # down before we started: a shorted wire or a held button, never a press
-            item.debouncer = Debouncer(bounce_s, pressed=True, at=now)
+            item.debouncer = Debouncer(self._bounce_s, pressed=True, at=now)
             if on_held is not None:
                 on_held(now)
 
-    def _indicator(
-        self, make: Callable[..., Indicator], pin: int | None, pin_factory: Factory | None
-    ) -> Indicator | None:
+    def _indicator(self, make: Callable[..., Indicator], pin: int | None) -> Indicator | None:
         if pin is None:
             return None
-        output = make(pin, pin_factory=pin_factory)
+        output = make(pin, pin_factory=self._pin_factory)
         self._outputs.append(output)
         return output
 
