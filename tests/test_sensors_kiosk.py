@@ -154,3 +154,9 @@ def test_thank_you_lights_only_for_counted_ratings():
 def test_unknown_button_is_a_clear_error(button, message):
     with pytest.raises(ValueError, match=message):
         kiosk().press(button, T0)
+
+
+def test_release_confirmed_just_after_the_stuck_alert_opened_is_not_dated_before_it():
+    k = kiosk(stuck_after_s=10)
+    drafts = run(k, [(0, "press", 4), (10, "tick", 0), (9.99, "release", 4)])
+    assert [(d.fields.get("state"), d.at - T0) for d in drafts] == [(None, 0), ("open", 10), ("cleared", 10)]

@@ -151,3 +151,20 @@ def test_restart_with_a_known_last_check_in_resumes_its_clock():
     )
     assert room.due_at == at("2026-11-23 11:00")
     assert room.check_in(at("2026-11-23 10:40"))[0].fields["since_last_s"] == 40 * MIN
+
+
+def test_press_confirmed_just_after_the_alert_opened_clears_it_without_going_back_in_time():
+    room = timer("2026-11-23 10:00")
+    room.check_in(at("2026-11-23 10:00"))
+    room.tick(at("2026-11-23 11:00"))  # the press below was still settling in the debouncer
+    cleared = room.check_in(at("2026-11-23 11:00") - 0.01)[-1]
+    assert (cleared.at, cleared.fields["value"]) == (at("2026-11-23 11:00"), 0.0)
+
+
+def test_long_overdue_reads_in_hours():
+    room = timer("2026-11-23 10:00")
+    room.check_in(at("2026-11-23 10:00"))
+    room.tick(at("2026-11-23 11:00"))
+    assert (
+        room.check_in(at("2026-11-23 14:05"))[-1].fields["message"] == "Ladies checked in 3 h 5 min overdue"
+    )

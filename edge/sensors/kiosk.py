@@ -41,6 +41,7 @@ class Kiosk:
         self._held: _Held | None = None
         self._down: dict[Button, float] = {}  # button -> pressed since
         self._stuck: set[Button] = set()
+        self._opened_at = 0.0  # when the stuck alert last opened
 
     @property
     def id(self) -> str:
@@ -76,7 +77,8 @@ class Kiosk:
             if not self._stuck:
                 held_s = 0.0 if since is None else max(0.0, at - since)
                 message = f"{self.id}: {self._label(button)} released after {held_s:.0f} s"
-                drafts.append(self._alert("cleared", at, held_s, message))
+                # A release confirmed after the alert opened may predate it by a few ms of debounce.
+                drafts.append(self._alert("cleared", max(at, self._opened_at), held_s, message))
         return drafts
 
     def held_at_start(self, button: Button, at: float) -> None:
@@ -95,9 +97,8 @@ class Kiosk:
                     message = (
                         f"{self.id}: {self._label(button)} held for more than {self.config.stuck_after_s:g} s"
                     )
-                    drafts.append(
-                        self._alert("open", since + self.config.stuck_after_s, now - since, message)
-                    )
+                    self._opened_at = since + self.config.stuck_after_s
+                    drafts.append(self._alert("open", self._opened_at, now - since, message))
         return drafts
 
     def _reason(self, reason: str, at: float) -> list[Draft]:

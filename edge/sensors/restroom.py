@@ -67,11 +67,9 @@ class RestroomTimer:
             return drafts
         if self.alert_open:
             overdue_s = self.hours.active_seconds(self.due_at, at)
-            drafts.append(
-                self._alert(
-                    "cleared", at, overdue_s, f"{self._name} checked in {_minutes(overdue_s)} overdue"
-                )
-            )
+            message = f"{self._name} checked in {_minutes(overdue_s)} overdue"
+            # A press confirmed by the debouncer after the alert opened may predate it by a few ms.
+            drafts.append(self._alert("cleared", max(at, self.due_at), overdue_s, message))
             self.alert_open = False
         self.last_check_in = at
         self.due_at = self.hours.after_active(at, self.interval_s)
