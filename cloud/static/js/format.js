@@ -60,12 +60,16 @@ export function percent(value) {
   return `${Math.round(Number(value) * 100)} %`;
 }
 
-// Coverage arrives either as a share (0..1) or as {online_min, camera_fps, excluded}.
+// Coverage: a share (0..1), a ranking's {online_share, ratings, visits_judged} or a metric's {online_min, camera_fps}.
 export function coverageText(coverage) {
   if (coverage === null || coverage === undefined) return "–";
   if (typeof coverage === "number") return percent(coverage);
   const parts = [];
-  if (coverage.share !== undefined) parts.push(percent(coverage.share));
+  if (coverage.online_share !== undefined && coverage.online_share !== null) parts.push(`${percent(coverage.online_share)} online`);
+  else if (coverage.share !== undefined) parts.push(percent(coverage.share));
+  if (coverage.ratings !== undefined) parts.push(`${coverage.ratings} ratings`);
+  if (coverage.visits_judged !== undefined) parts.push(`${coverage.visits_judged} visits`);
+  if (parts.length) return parts.join(", ");
   if (coverage.online_min !== undefined) parts.push(`${duration(coverage.online_min * 60)} online`);
   if (coverage.camera_fps !== undefined && coverage.camera_fps !== null) parts.push(`${number(coverage.camera_fps, 1)} fps`);
   return parts.join(", ") || "–";

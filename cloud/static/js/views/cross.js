@@ -34,7 +34,9 @@ function weightedHappy(metrics) {
   let n = 0;
   for (const m of metrics) {
     if (m.happy_index_restroom == null) continue;
-    const count = Object.values(m.ratings_restroom || {}).reduce((a, b) => a + b, 0) || 1;
+    const count = typeof m.ratings_restroom === "number"
+      ? m.ratings_restroom : Object.values(m.ratings_restroom || {}).reduce((a, b) => a + b, 0);
+    if (!count) continue;
     sum += m.happy_index_restroom * count;
     n += count;
   }

@@ -1,0 +1,212 @@
+"""Brings the whole chain up on free loopback ports and takes it down again, leaving nothing behind.
+
+Order follows the data: the broker (auth + the shipped station ACL), the collector's database (station
+registry, an HQ user), the collector as a subprocess (``forecourt collector``), then the fleet in this
+process: each station the real :class:`edge.service.EdgeService` on its own ``MockFactory``. History is
+back-filled through the same path (sensor logic on a simulated clock -> outbox -> publisher -> broker ->
+collector), then the stations follow the wall clock. Stop runs in reverse and is safe to call twice.
+"""
+
+import contextlib
+import ctypes
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from forecourt.broker import COLLECTOR_USER, Mosquitto, free_port
+from forecourt.demo.driver import SimulatedStation
+from forecourt.demo.fleet import FLEET, registry_csv, station_config
+from forecourt.errors import ForecourtError
+
+log = logging.getLogger(__name__)
+
+LIVE_STEP_S = 0.05  # how often live stations are advanced: finer than any press's hold time
+DEMO_USER = "demo-hq"
+
+
+class DemoError(ForecourtError, RuntimeError):
+    """A part of the demo did not come up."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    data_dir: Path | None = None  # None: a temporary directory, removed on stop
+    days: float = 21.0  # history to back-fill
+    stations: int = len(FLEET)
+    camera: bool = True  # run the vtest.avi station through the real detector and tracker
+    seed: int = 0
+    host: str = "127.0.0.1"
+    rollup_interval_s: float = 10.0
+
+
+@dataclass
+class Urls:
+    dashboard: str = ""
+    mqtt: str = ""
+    token: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the collector gets SIGTERM if the demo dies without cleaning up (e.g. SIGKILL)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Demo:
+    def __init__(self, options: DemoOptions) -> None:
+        self.options = options
+        self.owns_dir = options.data_dir is None
+        self.dir = Path(tempfile.mkdtemp(prefix="forecourt-demo-")) if options.data_dir is None else options.data_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.urls = Urls()
+        self.broker: Mosquitto | None = None
+        self.collector: subprocess.Popen[bytes] | None = None
+        self.stations: list[SimulatedStation] = []
+        self.stop_event = threading.Event()
+        self._live: threading.Thread | None = None
+        self._stopped = False
+
+    # -- up --------------------------------------------------------------------------------------------
+
+    def start(self) -> Urls:
+        """Broker, collector and fleet, ready for a browser; history is still back-filling afterwards."""
+        profiles = FLEET[: self.options.stations]
+        if not self.options.camera:
+            profiles = tuple(replace(p, camera=False) for p in profiles)
+        passwords = {p.station: secrets.token_urlsafe(12) for p in profiles}
+        passwords[COLLECTOR_USER] = secrets.token_urlsafe(16)
+        self.broker = Mosquitto(self.dir / "broker", users=passwords, host=self.options.host).start()
+        self.urls.mqtt = self.broker.url
+        database = self.dir / "collector.db"
+        (self.dir / "stations.csv").write_text(registry_csv(profiles))
+        self._cli("stations", "import", str(self.dir / "stations.csv"), "--database", str(database))
+        self.urls.token = self._cli("users", "add", DEMO_USER, "--role", "hq", "--database", str(database)).strip()
+        port = free_port(self.options.host)
+        self.urls.dashboard = f"http://{self.options.host}:{port}/"
+        self._start_collector(database, passwords[COLLECTOR_USER], port)
+        start = time.time() - self.options.days * 86400
+        for index, profile in enumerate(profiles):
+            config = station_config(
+                profile, index, data_dir=self.dir / "stations", broker_url=self.broker.url, password=passwords[profile.station]
+            )
+            self.stations.append(SimulatedStation(profile, config, start=start, seed=self.options.seed).start())
+        return self.urls
+
+    def backfill(self) -> float:
+        """Play history up to now for every station (in parallel: outbox fsyncs overlap); returns seconds."""
+        began = time.monotonic()
+        now = time.time()
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="backfill") as pool:
+            for future in [pool.submit(s.replay, now, stop=self.stop_event) for s in self.stations]:
+                future.result()
+        took = time.monotonic() - began
+        log.info("back-filled %.0f days for %d stations in %.1f s", self.options.days, len(self.stations), took)
+        return took
+
+    def go_live(self, until: float) -> None:
+        for station in self.stations:
+            station.go_live(until)
+        self._live = threading.Thread(target=self._live_loop, name="demo-live", daemon=True)
+        self._live.start()
+
+    def _live_loop(self) -> None:
+        while not self.stop_event.wait(LIVE_STEP_S):
+            now = time.time()
+            for station in self.stations:
+                try:
+                    station.advance(now)
+                except Exception:  # one station's bug must not freeze the rest of the fleet
+                    log.exception("station %s: live step failed", station.profile.station)
+
+    def _cli(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "forecourt", *args], capture_output=True, text=True, timeout=60, check=False
+        )
+        if result.returncode != 0:
+            raise DemoError(f"forecourt {' '.join(args[:2])} failed: {result.stderr.strip()[-800:]}")
+        return result.stdout
+
+    def _start_collector(self, database: Path, password: str, port: int) -> None:
+        config = self.dir / "collector.toml"
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds a password
+        with os.fdopen(fd, "w") as f:
+            f.write(
+                f'[mqtt]\nurl = "{self.broker.url}"\nusername = "{COLLECTOR_USER}"\npassword = "{password}"\n'
+                f'client_id = "forecourt-demo-collector"\n\n[database]\npath = "{database}"\n\n'
+                f'[http]\nlisten = "{self.options.host}:{port}"\n\n'
+                f"[ingest]\nrollup_interval_s = {self.options.rollup_interval_s}\n"
+            )
+        logfile = open(self.dir / "collector.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.collector = subprocess.Popen(
+            [sys.executable, "-m", "forecourt", "collector", "--config", str(config)],
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        logfile.close()
+        self._wait_for_api(timeout=60)
+
+    def _wait_for_api(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        request = urllib.request.Request(
+            f"{self.urls.dashboard}api/v1/me", headers={"Authorization": f"Bearer {self.urls.token}"}
+        )
+        while time.monotonic() < deadline:
+            if self.collector.poll() is not None:
+                raise DemoError(f"the collector exited ({self.collector.returncode}): {self._collector_log()}")
+            with contextlib.suppress(OSError, urllib.error.URLError), urllib.request.urlopen(request, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+            time.sleep(0.2)
+        raise DemoError(f"the collector's API did not answer within {timeout:.0f} s: {self._collector_log()}")
+
+    def _collector_log(self) -> str:
+        path = self.dir / "collector.log"
+        return path.read_text(errors="replace")[-1500:] if path.exists() else ""
+
+    # -- down ------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.stop_event.set()
+        if self._live is not None:
+            self._live.join(10)
+        for station in self.stations:
+            try:
+                station.stop()
+            except Exception:
+                log.exception("stopping station %s failed", station.profile.station)
+        if self.collector is not None and self.collector.poll() is None:
+            self.collector.send_signal(signal.SIGTERM)
+            try:
+                self.collector.wait(20)
+            except subprocess.TimeoutExpired:
+                log.warning("the collector did not stop within 20 s; killing it")
+                self.collector.kill()
+                self.collector.wait(10)
+        if self.broker is not None:
+            self.broker.stop()
+        if self.owns_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "Demo":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
