@@ -321,3 +321,11 @@ def test_close_releases_every_pin_and_is_idempotent():
     station.sensors.close()
     again = Station({"kiosks": [KIOSK], "restrooms": [ROOM]}, factory=station.factory)
     again.sensors.close()
+
+
+def test_a_pin_the_board_lacks_fails_the_build_and_releases_the_pins_already_claimed():
+    factory = MockFactory()  # a Pi 3B header: GPIO 0-27
+    bad = {"kiosks": [KIOSK], "restrooms": [ROOM | {"button_pin": 40}]}
+    with pytest.raises(ConfigError, match=r"restrooms\[0\]\.button_pin: GPIO40 cannot be used on this board"):
+        Station(bad, factory=factory)
+    Station({"kiosks": [KIOSK], "restrooms": [ROOM]}, factory=factory).sensors.close()

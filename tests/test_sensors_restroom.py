@@ -3,6 +3,9 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+from pydantic import ValidationError
+
 from edge.config import RestroomConfig
 from edge.events import Draft
 from edge.sensors.hours import ActiveHours
@@ -168,3 +171,8 @@ def test_long_overdue_reads_in_hours():
     assert (
         room.check_in(at("2026-11-23 14:05"))[-1].fields["message"] == "Ladies checked in 3 h 5 min overdue"
     )
+
+
+def test_interval_is_bounded_so_the_due_time_search_always_ends():
+    with pytest.raises(ValidationError, match="interval_min"):
+        RestroomConfig(id="ladies", button_pin=5, interval_min=7 * 24 * 60 + 1)

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from threading import RLock
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gpiozero.exc import GPIOZeroError
 from gpiozero.pins import Factory
 
 from edge.config import StationConfig
@@ -29,6 +30,7 @@ from edge.sensors.restroom import RestroomTimer
 from forecourt.errors import ConfigError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_UNSENT = 10_000  # drafts kept in memory while the sink refuses them
 
 
@@ -75,6 +77,9 @@ class Sensors:
         self._dropped = 0
         self._bounce_s = config.gpio.bounce_ms / 1000
         self._pin_factory = pin_factory
+        self._pin_paths = {
+            pin: path for path, pin in config.pins()
+        }  # to name the key of a pin gpiozero refuses
         tz = _zone(config.station.timezone)
         self._now = now = clock()
         try:
@@ -175,8 +180,11 @@ class Sensors:
     ) -> None:
         item = _Input(name, Debouncer(self._bounce_s, at=now), dispatch)
         self._inputs.append(item)  # before the device exists, so close() can clean up a half-built station
-        item.contact = Contact(
-            pin, partial(self._edge, item), clock=self._clock, pin_factory=self._pin_factory
+        item.contact = self._claim(
+            pin,
+            partial(
+                Contact, pin, partial(self._edge, item), clock=self._clock, pin_factory=self._pin_factory
+            ),
         )
         if item.contact.is_pressed:  # down before we started: a shorted wire or a held button, never a press
             item.debouncer = Debouncer(self._bounce_s, pressed=True, at=now)
@@ -186,9 +194,16 @@ class Sensors:
     def _indicator(self, make: Callable[..., Indicator], pin: int | None) -> Indicator | None:
         if pin is None:
             return None
-        output = make(pin, pin_factory=self._pin_factory)
+        output = self._claim(pin, partial(make, pin, pin_factory=self._pin_factory))
         self._outputs.append(output)
         return output
+
+    def _claim(self, pin: int, make: Callable[[], T]) -> T:
+        try:
+            return make()
+        except GPIOZeroError as err:
+            path = self._pin_paths.get(pin, "gpio")
+            raise ConfigError(f"{path}: GPIO{pin} cannot be used on this board: {err}") from err
 
     # -- events ---------------------------------------------------------------------------------------
 
