@@ -212,10 +212,10 @@ class ZoneConfig(Section):
 
 
 class TrackerConfig(Section):
-    high_score: float = Field(0.5, gt=0, lt=1, description="Detections from this score are matched first; weaker ones only keep tracks alive")
+    high_score: float = Field(0.6, gt=0, lt=1, description="Detections from this score are matched first; weaker ones only keep tracks alive")
     low_score: float = Field(0.1, ge=0, lt=1, description="Detections below this score are ignored by the tracker")
     new_track_score: float = Field(
-        0.6, gt=0, le=1, description="Only detections from this score start a track (raise it if static clutter becomes tracks)"
+        0.7, gt=0, le=1, description="Only detections from this score start a track (raise it if static clutter becomes tracks)"
     )
     match_iou: float = Field(0.2, gt=0, lt=1, description="Least overlap of a confident detection with a track's predicted box")
     lost_s: float = Field(1.0, ge=0, description="Seconds a track stays findable after it was last seen")
