@@ -40,7 +40,7 @@ class ActiveHours:
             return 0.0
         if self.all_day:
             return end - begin
-        return sum(max(0.0, min(e, end) - max(s, begin)) for s, e in self._spans(begin, end))
+        return sum((max(0.0, min(e, end) - max(s, begin)) for s, e in self._spans(begin, end)), 0.0)
 
     def after_active(self, begin: float, seconds: float) -> float:
         """The instant at which ``seconds`` of active hours have passed since ``begin``."""
