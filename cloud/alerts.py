@@ -1,0 +1,135 @@
+"""Alert lifecycle: open -> acknowledged -> resolved, with who, when and a comment, and deadlines.
+
+Deadlines follow the mystery-shopper rules HQ already works by: an answer to bad ratings is due
+within 24 hours; every other finding must be rectified within 3 working days (Saturday and
+Sunday are skipped, in UTC). An alert is overdue while it is not resolved and its deadline has passed.
+The rules that open alerts are in cloud/rules.py.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from cloud.config import AlertSettings
+from forecourt.errors import ForecourtError
+from forecourt.protocol import format_ts
+
+ANSWER_RULES = frozenset({"bad_rating_rate"})
+STATES = ("open", "acknowledged", "resolved")
+_COLUMNS = (
+    "id, station, rule, subject, message, opened_at, due_at, state, acknowledged_by, acknowledged_at, "
+    "resolved_by, resolved_at, comment, ack_comment, cleared_at"
+)
+
+
+class AlertStateError(ForecourtError, ValueError):
+    """An alert cannot make the requested transition (e.g. resolving it twice)."""
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    station: str
+    rule: str
+    subject: str
+    episode: str
+    message: str
+    opened_at: datetime
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """``start`` plus ``days`` working days at the same time of day; weekend days do not count."""
+    when, left = start, days
+    while left:
+        when += timedelta(days=1)
+        if when.weekday() < 5:
+            left -= 1
+    return when
+
+
+def due_at(rule: str, opened_at: datetime, settings: AlertSettings) -> datetime:
+    if rule in ANSWER_RULES:
+        return opened_at + timedelta(hours=settings.answer_due_h)
+    return add_working_days(opened_at, settings.rectify_working_days)
+
+
+def open_alerts(db: Database, alerts: list[NewAlert], settings: AlertSettings) -> int:
+    """Open each alert unless its (station, rule, subject, episode) was opened before; returns how many opened."""
+    opened = 0
+    for alert in alerts:
+        cursor = db.conn.execute(
+            """INSERT OR IGNORE INTO alerts (station, rule, subject, episode, message, opened_at, due_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (alert.station, alert.rule, alert.subject, alert.episode, alert.message, format_ts(alert.opened_at),
+             format_ts(due_at(alert.rule, alert.opened_at, settings))),
+        )
+        opened += cursor.rowcount
+    return opened
+
+
+def alert_dict(row: tuple, now: datetime) -> dict:
+    record = dict(zip([c.strip() for c in _COLUMNS.split(",")], row, strict=True))
+    record["overdue"] = record["state"] != "resolved" and record["due_at"] < format_ts(now)
+    return record
+
+
+def list_alerts(
+    db: Database, *, now: datetime, where: str = "1", params: list | None = None, state: str | None = None,
+    station: str | None = None, overdue: bool | None = None, limit: int = 1000,
+) -> list[dict]:
+    """Alerts joined to their station, newest first; ``where`` is a scope fragment over ``stations s``."""
+    clauses, args = [where], list(params or [])
+    if state:
+        clauses.append("a.state = ?")
+        args.append(state)
+    if station:
+        clauses.append("a.station = ?")
+        args.append(station)
+    if overdue is not None:
+        clauses.append("(a.state != 'resolved' AND a.due_at < ?)" if overdue else "NOT (a.state != 'resolved' AND a.due_at < ?)")
+        args.append(format_ts(now))
+    columns = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
+    rows = db.execute(
+        f"""SELECT {columns} FROM alerts a JOIN stations s ON s.id = a.station
+            WHERE {' AND '.join(clauses)} ORDER BY a.opened_at DESC, a.id DESC LIMIT ?""",
+        [*args, limit],
+    ).fetchall()
+    return [alert_dict(row, now) for row in rows]
+
+
+def get_alert(db: Database, alert_id: int, now: datetime) -> dict | None:
+    row = db.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", [alert_id]).fetchone()
+    return alert_dict(row, now) if row else None
+
+
+def acknowledge(db: Database, alert_id: int, *, by: str, comment: str, now: datetime) -> dict:
+    with db.atomic():
+        cursor = db.execute(
+            """UPDATE alerts SET state = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, ack_comment = ?,
+               comment = ? WHERE id = ? AND state = 'open'""",
+            [by, format_ts(now), comment, comment, alert_id],
+        )
+    return _after(db, alert_id, cursor.rowcount, "acknowledged", now)
+
+
+def resolve(db: Database, alert_id: int, *, by: str, comment: str, now: datetime) -> dict:
+    with db.atomic():
+        cursor = db.execute(
+            """UPDATE alerts SET state = 'resolved', resolved_by = ?, resolved_at = ?, comment = ?
+               WHERE id = ? AND state != 'resolved'""",
+            [by, format_ts(now), comment, alert_id],
+        )
+    return _after(db, alert_id, cursor.rowcount, "resolved", now)
+
+
+def _after(db: Database, alert_id: int, changed: int, target: str, now: datetime) -> dict:
+    alert = get_alert(db, alert_id, now)
+    if alert is None:
+        raise KeyError(alert_id)
+    if not changed:
+        raise AlertStateError(f"alert {alert_id} is {alert['state']}; it cannot become {target}")
+    return alert
+
+
+def open_alert_counts(db: Database) -> dict[str, int]:
+    return dict(db.execute("SELECT station, count(*) FROM alerts WHERE state != 'resolved' GROUP BY station").fetchall())

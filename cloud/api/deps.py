@@ -1,0 +1,101 @@
+"""Typed dependencies shared by the routers: the database, the caller, the clock, the config."""
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlite_utils import Database
+
+from cloud.auth import User, authenticate
+from cloud.config import CollectorConfig
+from cloud.registry import normalise_region
+from forecourt.protocol import format_ts
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `forecourt users add`")
+
+
+def get_db(request: Request) -> Iterator[Database]:
+    """One connection per request; WAL lets it read while the ingest thread writes."""
+    conn = sqlite3.connect(request.app.state.db_path, timeout=30, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=30000")
+    try:
+        yield Database(conn)
+    finally:
+        conn.close()
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+
+
+def current_user(db: DbDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
+    unauthorized = HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorized
+    user = authenticate(db, credentials.credentials)
+    if user is None:
+        raise unauthorized
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def get_now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+Now = Annotated[datetime, Depends(get_now)]
+
+
+def get_config(request: Request) -> CollectorConfig:
+    return request.app.state.config
+
+
+ConfigDep = Annotated[CollectorConfig, Depends(get_config)]
+
+
+def parse_time(value: str | None, name: str) -> str | None:
+    """A query time (RFC 3339, or a date) as a protocol timestamp, comparable with stored ones."""
+    if value is None or value == "":
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise HTTPException(422, f"{name}={value!r} is not an RFC 3339 time like 2026-11-23T10:00:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return format_ts(when)
+
+
+StartQ = Annotated[str | None, Query(description="RFC 3339 UTC, inclusive")]
+EndQ = Annotated[str | None, Query(description="RFC 3339 UTC, exclusive")]
+RegionQ = Annotated[str | None, Query(description="Region path, e.g. north/leeds; includes sub-regions")]
+
+
+def check_region(user: User, region: str | None) -> str | None:
+    """The normalised region if the caller may see all of it; 403 otherwise."""
+    if region is None:
+        return None
+    try:
+        path = normalise_region(region)
+    except ValueError as err:
+        raise HTTPException(422, str(err)) from None
+    if not user.role.sees_region(path):
+        raise HTTPException(403, f"region {path!r} is outside your scope ({user.role})")
+    return path
+
+
+def check_station(db: Database, user: User, station: str) -> dict:
+    """The station's registry row if the caller may see it: 403 out of scope, 404 if HQ asks for nothing."""
+    row = db.execute("SELECT id, region FROM stations WHERE id = ?", [station]).fetchone()
+    if row is None:
+        if user.role.kind == "hq":
+            raise HTTPException(404, f"no station {station!r}")
+        raise HTTPException(403, f"station {station!r} is outside your scope ({user.role})")
+    if not user.role.sees_station(row[0], row[1]):
+        raise HTTPException(403, f"station {station!r} is outside your scope ({user.role})")
+    return {"id": row[0], "region": row[1]}

@@ -1,0 +1,128 @@
+"""Output schemas: what the API promises the dashboard (fields may be added, never renamed)."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Me(BaseModel):
+    name: str
+    role: str = Field(description="hq, region:<path> or station:<id>")
+
+
+class Station(BaseModel):
+    id: str
+    name: str
+    region: str = Field(description="Region path, '' when not yet placed")
+    status: Literal["online", "offline", "unknown"]
+    status_at: str | None = Field(None, description="When the status last changed")
+    last_seen: str | None
+    version: str | None
+    auto_registered: bool = Field(description="Published before it was registered")
+    open_alerts: int
+
+
+class Restroom(BaseModel):
+    restroom: str
+    last_checkin: str | None
+    since_s: float | None
+    overdue: bool
+
+
+class SeqGap(BaseModel):
+    first_seq: int
+    last_seq: int
+    missing: int
+    detected_at: str
+
+
+class StationDetail(Station):
+    restrooms: list[Restroom]
+    health: dict[str, Any] | None
+    seq_gaps: list[SeqGap]
+    duplicates: int
+    last_seq: int | None
+
+
+class DeadLetter(BaseModel):
+    id: int
+    received_at: str
+    topic: str
+    station: str | None
+    reason: str
+    size: int = Field(description="Bytes received; payload holds at most the configured cap")
+    payload: str = Field(description="The kept bytes, decoded as UTF-8 with replacement")
+
+
+class Alert(BaseModel):
+    id: int
+    station: str
+    rule: str
+    subject: str
+    message: str
+    opened_at: str
+    due_at: str
+    overdue: bool
+    state: Literal["open", "acknowledged", "resolved"]
+    acknowledged_by: str | None
+    acknowledged_at: str | None
+    ack_comment: str | None
+    resolved_by: str | None
+    resolved_at: str | None
+    comment: str | None
+    cleared_at: str | None
+
+
+class Comment(BaseModel):
+    comment: str = Field("", max_length=2000)
+
+
+class Coverage(BaseModel):
+    online_min: float
+    camera_fps: float | None
+    excluded: dict[str, int]
+
+
+class Metric(BaseModel):
+    bucket: str
+    ratings: dict[str, int]
+    happy_index: float | None
+    bad_rate: float | None
+    ratings_restroom: int
+    happy_index_restroom: float | None
+    cleanings: int
+    compliance: float | None
+    longest_gap_min: float | None
+    overdue_episodes: int
+    flagged: int
+    visits: int
+    vehicles_per_hour: float | None
+    greet_p50: float | None
+    greet_p90: float | None
+    greet_within_goal: float | None
+    dwell_p50: float | None
+    dwell_p90: float | None
+    coverage: Coverage
+
+
+class RankingCoverage(BaseModel):
+    online_min: float
+    online_share: float
+    ratings: int
+    visits_judged: int = Field(description="Visits the greeting figure is based on")
+
+
+class Ranking(BaseModel):
+    rank: int | None
+    station: str
+    name: str
+    region: str
+    score: float | None
+    band: Literal["good", "review", "exposure", "insufficient"]
+    score_low: float | None
+    score_high: float | None
+    previous_score: float | None
+    trend: float | None
+    open_alerts: int
+    coverage: RankingCoverage
+    components: dict[str, float | None]

@@ -1,0 +1,80 @@
+"""Who am I, regions, stations (list and detail), a station's raw events, dead letters."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from cloud import queries
+from cloud.api.deps import (
+    CurrentUser,
+    DbDep,
+    EndQ,
+    Now,
+    RegionQ,
+    StartQ,
+    check_region,
+    check_station,
+    parse_time,
+)
+from cloud.api.schemas import DeadLetter, Me, Station, StationDetail
+from cloud.registry import all_regions, region_sql
+
+router = APIRouter(tags=["stations"])
+
+
+@router.get("/me", response_model=Me)
+def me(user: CurrentUser) -> dict:
+    return {"name": user.name, "role": str(user.role)}
+
+
+@router.get("/regions", response_model=list[str])
+def regions(db: DbDep, user: CurrentUser) -> list[str]:
+    """Region paths the caller may filter by (a station manager may filter by none)."""
+    return [path for path in all_regions(db) if user.role.sees_region(path)]
+
+
+@router.get("/stations", response_model=list[Station])
+def list_stations(db: DbDep, user: CurrentUser, region: RegionQ = None) -> list[dict]:
+    path = check_region(user, region)
+    scope, params = user.role.station_sql()
+    where, more = region_sql("region", path or "")
+    return queries.station_rows(db, f"{scope} AND {where}", params + more)
+
+
+@router.get("/stations/{station}", response_model=StationDetail)
+def station_detail(station: str, db: DbDep, user: CurrentUser, now: Now) -> dict:
+    check_station(db, user, station)
+    return queries.station_detail(db, station, now)
+
+
+@router.get("/stations/{station}/events", response_model=list[dict])
+def station_events(
+    station: str,
+    db: DbDep,
+    user: CurrentUser,
+    kind: Annotated[Literal["rating", "cleaning", "visit", "alert", "zone"] | None, Query()] = None,
+    start: StartQ = None,
+    end: EndQ = None,
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 5000,
+) -> list[dict]:
+    """Raw events as the station sent them, oldest first, each with ``received_at``."""
+    check_station(db, user, station)
+    return queries.station_events(
+        db, station, kind=kind, start=parse_time(start, "start"), end=parse_time(end, "end"), limit=limit
+    )
+
+
+@router.get("/dead-letters", response_model=list[DeadLetter])
+def dead_letters(
+    db: DbDep, user: CurrentUser, station: str | None = None, region: RegionQ = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> list[dict]:
+    """Messages that could not be stored, newest first, with why; those with no station are HQ's only."""
+    if station is not None:
+        check_station(db, user, station)
+    path = check_region(user, region)
+    scope, params = user.role.station_sql("s.id", "s.region")
+    where, more = region_sql("s.region", path or "")
+    if station is not None:
+        where, more = f"{where} AND d.station = ?", [*more, station]
+    return queries.dead_letters(db, f"{scope} AND {where}", params + more, limit)

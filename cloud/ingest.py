@@ -1,0 +1,220 @@
+"""Storing a batch of received MQTT messages in one transaction. No MQTT here: the subscriber
+(cloud/subscriber.py) hands batches in and acknowledges them only after :meth:`Ingestor.store` returns.
+
+Every message ends up exactly once as an event, a status change, a health sample, a counted
+duplicate, or a dead letter with its reason: bad input never raises out of here.
+"""
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from cloud.registry import auto_register
+from forecourt.errors import ProtocolError
+from forecourt.protocol import Event, Health, Status, decode, format_ts, parse_topic
+
+log = logging.getLogger("forecourt.collector.ingest")
+_STATION_IN_TOPIC = re.compile(r"forecourt/v1/([a-z0-9][a-z0-9-]{0,63})/")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    payload: bytes
+
+
+@dataclass
+class BatchReport:
+    stored: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    ignored: int = 0
+    statuses: int = 0
+    health: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SeqChange:
+    """What one new event's ``seq`` does to a station's record: new high mark, gap opened, seq filled."""
+
+    last_seq: int
+    gap: tuple[int, int] | None = None
+    fills: int | None = None
+
+
+def seq_change(last_seq: int | None, seq: int) -> SeqChange:
+    """The first event seen is a baseline (the collector may start long after the station did)."""
+    if last_seq is None or seq == last_seq + 1:
+        return SeqChange(seq)
+    if seq > last_seq + 1:
+        return SeqChange(seq, gap=(last_seq + 1, seq - 1))
+    return SeqChange(last_seq, fills=seq)
+
+
+def split_gap(first: int, last: int, seq: int) -> list[tuple[int, int]]:
+    """What remains of the gap ``first..last`` once ``seq`` arrived."""
+    return [(a, b) for a, b in ((first, seq - 1), (seq + 1, last)) if a <= b]
+
+
+class Ingestor:
+    def __init__(self, db: Database, *, dead_letter_bytes: int = 2048) -> None:
+        self.db = db
+        self.dead_letter_bytes = dead_letter_bytes
+
+    def store(self, batch: Sequence[Incoming], *, now: datetime) -> BatchReport:
+        """Validate and commit ``batch``; falls back to one message per transaction if the batch fails."""
+        decoded = [self._decode(message, now) for message in batch]
+        try:
+            with self.db.atomic():
+                return self._write(list(zip(batch, decoded, strict=True)), now)
+        except Exception:
+            log.exception("storing a batch of %d failed; storing one by one", len(batch))
+        report = BatchReport()
+        for message, parsed in zip(batch, decoded, strict=True):
+            try:
+                with self.db.atomic():
+                    one = self._write([(message, parsed)], now)
+            except Exception as err:  # a storage problem with one message must not hold back the others
+                with self.db.atomic():
+                    one = self._write([(message, ProtocolError(f"storage error: {err}"))], now)
+            for name in ("stored", "duplicates", "dead", "ignored", "statuses", "health"):
+                setattr(report, name, getattr(report, name) + getattr(one, name))
+            report.reasons += one.reasons
+        return report
+
+    def _decode(self, message: Incoming, now: datetime) -> object:
+        try:
+            if parse_topic(message.topic).channel == "config":
+                return None  # our own cloud -> edge channel; not station data
+            return decode(message.topic, message.payload, now=now)
+        except ProtocolError as err:
+            return err
+        except Exception as err:  # never crash on input, whatever the decoder trips on
+            return ProtocolError(f"undecodable: {type(err).__name__}: {err}")
+
+    def _write(self, items: list[tuple[Incoming, object]], now: datetime) -> BatchReport:
+        report = BatchReport()
+        received = format_ts(now)
+        events = [(m, p) for m, p in items if isinstance(p, Event)]
+        stations = {p.station for _, p in events} | {
+            parse_topic(m.topic).station for m, p in items if isinstance(p, Status | Health)
+        }
+        auto_register(self.db, sorted(stations), now=now)
+        for message, parsed in items:
+            if parsed is None:
+                report.ignored += 1
+            elif isinstance(parsed, ProtocolError):
+                self._dead_letter(message, str(parsed), received)
+                report.dead += 1
+                report.reasons.append(str(parsed))
+            elif isinstance(parsed, Status):
+                self._status(parse_topic(message.topic).station, parsed, received)
+                report.statuses += 1
+            elif isinstance(parsed, Health):
+                self._health(parsed, received)
+                report.health += 1
+        self._events(events, received, report)  # type: ignore[arg-type]
+        return report
+
+    def _events(self, events: list[tuple[Incoming, Event]], received: str, report: BatchReport) -> None:
+        conn = self.db.conn
+        inserted: dict[str, list[Event]] = {}
+        for message, event in events:
+            # The payload as sent (validated UTF-8 JSON): fields a newer station adds are kept, not dropped.
+            payload = bytes(message.payload).decode()
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO events (id, station, kind, ts, seq, received_at, payload) VALUES (?,?,?,?,?,?,?)",
+                (event.id, event.station, event.kind, event.ts, event.seq, received, payload),
+            )
+            if cursor.rowcount:
+                inserted.setdefault(event.station, []).append(event)
+                report.stored += 1
+            else:
+                report.duplicates += 1
+                conn.execute("UPDATE stations SET duplicates = duplicates + 1 WHERE id = ?", (event.station,))
+        for station, new in inserted.items():
+            self._sequence(station, [e.seq for e in new], received)
+            hours = sorted({e.ts[:13] for e in new})
+            conn.executemany("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", [(station, h) for h in hours])
+            conn.execute("UPDATE stations SET last_seen = max(coalesce(last_seen, ''), ?) WHERE id = ?", (received, station))
+
+    def _sequence(self, station: str, seqs: list[int], received: str) -> None:
+        conn = self.db.conn
+        (last,) = conn.execute("SELECT last_seq FROM stations WHERE id = ?", (station,)).fetchone()
+        for seq in seqs:
+            change = seq_change(last, seq)
+            last = change.last_seq
+            if change.gap:
+                conn.execute(
+                    "INSERT OR REPLACE INTO seq_gaps (station, first_seq, last_seq, detected_at) VALUES (?,?,?,?)",
+                    (station, *change.gap, received),
+                )
+            elif change.fills is not None:
+                self._fill(station, change.fills)
+        conn.execute("UPDATE stations SET last_seq = ? WHERE id = ?", (last, station))
+
+    def _fill(self, station: str, seq: int) -> None:
+        conn = self.db.conn
+        row = conn.execute(
+            "SELECT first_seq, last_seq, detected_at FROM seq_gaps WHERE station = ? AND first_seq <= ? AND last_seq >= ?",
+            (station, seq, seq),
+        ).fetchone()
+        if row is None:
+            return  # an old seq we never counted as missing (before our baseline)
+        first, last, detected = row
+        conn.execute("DELETE FROM seq_gaps WHERE station = ? AND first_seq = ?", (station, first))
+        conn.executemany(
+            "INSERT INTO seq_gaps (station, first_seq, last_seq, detected_at) VALUES (?,?,?,?)",
+            [(station, a, b, detected) for a, b in split_gap(first, last, seq)],
+        )
+
+    def _status(self, station: str, status: Status, received: str) -> None:
+        conn = self.db.conn
+        (current,) = conn.execute("SELECT status FROM stations WHERE id = ?", (station,)).fetchone()
+        if current != status.state:
+            conn.execute("INSERT INTO status_log (station, at, state) VALUES (?, ?, ?)", (station, received, status.state))
+            conn.execute("UPDATE stations SET status = ?, status_at = ? WHERE id = ?", (status.state, received, station))
+            conn.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", (station, received[:13]))
+        if status.state == "online":
+            conn.execute(
+                "UPDATE stations SET version = ?, config_hash = ?, started_at = ? WHERE id = ?",
+                (status.version, status.config_hash, status.started_at, station),
+            )
+        conn.execute("UPDATE stations SET last_seen = max(coalesce(last_seen, ''), ?) WHERE id = ?", (received, station))
+
+    def _health(self, health: Health, received: str) -> None:
+        conn = self.db.conn
+        payload = health.model_dump_json()
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO health (id, station, ts, camera_fps, payload) VALUES (?, ?, ?, ?, ?)",
+            (health.id, health.station, health.ts, health.camera_fps, payload),
+        )
+        if not cursor.rowcount:
+            return
+        conn.execute(
+            """UPDATE stations SET health = ?, health_at = ?, last_seen = max(coalesce(last_seen, ''), ?)
+               WHERE id = ? AND coalesce(health_at, '') <= ?""",
+            (payload, health.ts, received, health.station, health.ts),
+        )
+        conn.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", (health.station, health.ts[:13]))
+
+    def _dead_letter(self, message: Incoming, reason: str, received: str) -> None:
+        found = _STATION_IN_TOPIC.match(message.topic or "")
+        payload = message.payload if isinstance(message.payload, bytes | bytearray) else str(message.payload).encode()
+        self.db.conn.execute(
+            "INSERT INTO dead_letters (received_at, topic, station, reason, size, payload) VALUES (?,?,?,?,?,?)",
+            (received, message.topic[:1024], found.group(1) if found else None, reason[:1000], len(payload),
+             bytes(payload[: self.dead_letter_bytes])),
+        )
+
+
+def event_dict(row: tuple[str, str]) -> dict[str, object]:
+    """An ``events`` row's payload JSON with the time the collector received it."""
+    payload, received = row
+    return {**json.loads(payload), "received_at": received}

@@ -1,0 +1,110 @@
+"""The station registry: names and a region hierarchy (``province/city/district``), imported from CSV.
+
+Stations that publish before anyone registered them are added automatically with
+``auto_registered = 1`` and an empty region, so HQ can see and place them.
+"""
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from forecourt.errors import ForecourtError
+from forecourt.protocol import check_station_id, format_ts
+
+_SEGMENT = re.compile(r"[^/\s][^/]*")
+
+
+class RegistryError(ForecourtError, ValueError):
+    """A station CSV is malformed; the message names the line."""
+
+
+@dataclass(frozen=True)
+class StationEntry:
+    id: str
+    name: str
+    region: str
+
+
+def normalise_region(path: str) -> str:
+    """``" North / Leeds/"`` -> ``"North/Leeds"``; raises ValueError on an empty segment."""
+    parts = [part.strip() for part in path.strip().strip("/").split("/")] if path.strip() else []
+    if any(not _SEGMENT.fullmatch(part) for part in parts):
+        raise ValueError(f"region {path!r} has an empty segment (expected e.g. 'province/city/district')")
+    return "/".join(parts)
+
+
+def in_region(region: str, path: str) -> bool:
+    """Whether a station in ``region`` lies within ``path`` (the empty path is the whole chain)."""
+    return not path or region == path or region.startswith(path + "/")
+
+
+def region_sql(column: str, path: str) -> tuple[str, list[str]]:
+    """A WHERE fragment selecting ``column`` within ``path``, and its parameters."""
+    if not path:
+        return "1", []
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"({column} = ? OR {column} LIKE ? ESCAPE '\\')", [path, escaped + "/%"]
+
+
+def ancestors(region: str) -> list[str]:
+    """``"a/b/c"`` -> ``["a", "a/b", "a/b/c"]``."""
+    parts = region.split("/") if region else []
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def parse_csv(text: str) -> list[StationEntry]:
+    """Rows of ``id,name,region`` with a header line; every problem is reported with its line."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"id", "name", "region"} - set(reader.fieldnames or ())
+    if missing:
+        raise RegistryError(f"line 1: header must name id, name and region (missing: {', '.join(sorted(missing))})")
+    entries, problems, seen = [], [], set()
+    for row in reader:
+        line = reader.line_num
+        try:
+            station = check_station_id((row["id"] or "").strip())
+            region = normalise_region(row["region"] or "")
+        except ValueError as err:
+            problems.append(f"line {line}: {err}")
+            continue
+        if station in seen:
+            problems.append(f"line {line}: station {station!r} appears twice")
+            continue
+        seen.add(station)
+        entries.append(StationEntry(station, (row["name"] or "").strip(), region))
+    if problems:
+        raise RegistryError("\n".join(problems))
+    return entries
+
+
+def import_stations(db: Database, entries: Iterable[StationEntry], *, now: datetime) -> int:
+    """Create or update stations (names and regions); live status and counters are kept."""
+    rows = [(e.id, e.name, e.region, format_ts(now)) for e in entries]
+    with db.atomic():
+        db.conn.executemany(
+            """INSERT INTO stations (id, name, region, auto_registered, registered_at) VALUES (?, ?, ?, 0, ?)
+               ON CONFLICT(id) DO UPDATE SET name = excluded.name, region = excluded.region, auto_registered = 0""",
+            rows,
+        )
+    return len(rows)
+
+
+def auto_register(db: Database, stations: Iterable[str], *, now: datetime) -> None:
+    """Register unknown publishers, marked as such (call inside the ingest transaction)."""
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO stations (id, name, auto_registered, registered_at) VALUES (?, ?, 1, ?)",
+        [(station, station, format_ts(now)) for station in stations],
+    )
+
+
+def all_regions(db: Database) -> list[str]:
+    """Every region path and each of its ancestors, sorted."""
+    paths: set[str] = set()
+    for (region,) in db.execute("SELECT DISTINCT region FROM stations WHERE region != ''"):
+        paths.update(ancestors(region))
+    return sorted(paths)

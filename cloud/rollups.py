@@ -1,0 +1,161 @@
+"""Rollups: per station, per hour (from events, health and status) and per day (from hours), recomputed
+for the buckets that ingest marked dirty; months and regions are merged from these rows on query.
+
+Online time comes from the retained status (the station's birth and last will); a restroom counts as
+overdue between the station's ``restroom_overdue`` alert opening and clearing; compliance is the share
+of online time in which no restroom was overdue.
+"""
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from sqlite_utils import Database
+
+from cloud.config import GoalSettings
+from cloud.figures import clip, figures, hour_row, intersect, measure, merge, timeline
+from cloud.registry import region_sql
+from cloud.store import ROLLUP_JSON, ROLLUP_MAXES, ROLLUP_SUMS
+from forecourt.protocol import format_ts, parse_ts
+
+COLUMNS = ROLLUP_SUMS + ROLLUP_MAXES + ROLLUP_JSON
+OVERDUE_LOOKBACK = timedelta(days=7)
+
+
+def hour_start(key: str) -> datetime:
+    return datetime.fromisoformat(key + ":00:00+00:00")
+
+
+def bucket_ts(key: str) -> str:
+    """A bucket key (``2026-11-23T10``, ``2026-11-23``, ``2026-11``) as the RFC 3339 time it starts at."""
+    if len(key) == 7:
+        key += "-01"
+    if len(key) == 10:
+        key += "T00"
+    return format_ts(hour_start(key))
+
+
+def online_intervals(db: Database, station: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    before = db.execute(
+        "SELECT state FROM status_log WHERE station = ? AND at < ? ORDER BY at DESC LIMIT 1", [station, format_ts(start)]
+    ).fetchone()
+    changes = [(start, before is not None and before[0] == "online")]
+    changes += [
+        (parse_ts(at), state == "online")
+        for at, state in db.execute(
+            "SELECT at, state FROM status_log WHERE station = ? AND at >= ? AND at < ? ORDER BY at, id",
+            [station, format_ts(start), format_ts(end)],
+        )
+    ]
+    return clip(timeline(changes, end), start, end)
+
+
+def overdue_intervals(db: Database, station: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """When any restroom was overdue, from the station's own overdue alerts (open ... cleared)."""
+    per_restroom: dict[str, list[tuple[datetime, bool]]] = defaultdict(list)
+    for payload in db.execute(
+        "SELECT payload FROM events WHERE station = ? AND kind = 'alert' AND ts >= ? AND ts < ? ORDER BY ts, seq",
+        [station, format_ts(start - OVERDUE_LOOKBACK), format_ts(end)],
+    ):
+        alert = json.loads(payload[0])
+        if alert["alert"] == "restroom_overdue":
+            per_restroom[alert.get("subject") or ""].append((parse_ts(alert["ts"]), alert["state"] == "open"))
+    return [piece for changes in per_restroom.values() for piece in clip(timeline(changes, end), start, end)]
+
+
+def compute_hour(db: Database, station: str, key: str, now: datetime, goals: GoalSettings) -> dict:
+    start = hour_start(key)
+    end = min(start + timedelta(hours=1), max(now, start))
+    events = [
+        json.loads(p)
+        for (p,) in db.execute(
+            "SELECT payload FROM events WHERE station = ? AND ts >= ? AND ts < ?",
+            [station, format_ts(start), format_ts(start + timedelta(hours=1))],
+        )
+    ]
+    fps = [
+        f for (f,) in db.execute(
+            "SELECT camera_fps FROM health WHERE station = ? AND ts >= ? AND ts < ?",
+            [station, format_ts(start), format_ts(start + timedelta(hours=1))],
+        )
+    ]
+    online = online_intervals(db, station, start, end)
+    overdue = intersect(online, overdue_intervals(db, station, start, end))
+    return hour_row(events, fps, online_s=measure(online), overdue_s=measure(overdue), goals=goals)
+
+
+def _upsert(db: Database, station: str, period: str, bucket: str, complete: bool, row: dict) -> None:
+    values = [json.dumps(row[c]) if c in ROLLUP_JSON else row[c] for c in COLUMNS]
+    db.execute(
+        f"INSERT OR REPLACE INTO rollups (station, period, bucket, complete, {', '.join(COLUMNS)}) "
+        f"VALUES (?, ?, ?, ?, {', '.join('?' * len(COLUMNS))})",
+        [station, period, bucket, int(complete), *values],
+    )
+
+
+def _rows(db: Database, where: str, params: list) -> list[dict]:
+    cursor = db.execute(f"SELECT bucket, {', '.join(COLUMNS)} FROM rollups WHERE {where}", params)
+    return [dict(zip(("bucket", *COLUMNS), r, strict=True)) for r in cursor]
+
+
+def run_rollups(db: Database, now: datetime, goals: GoalSettings, *, limit: int = 20_000) -> int:
+    """Recompute the dirty station-hours and their days; returns how many hours were computed.
+
+    Dirty marks are taken (deleted) before computing so marks added meanwhile are not lost; hours that
+    are not over yet stay marked, because their online time keeps growing.
+    """
+    with db.atomic():
+        taken = db.execute("SELECT station, hour FROM dirty ORDER BY hour LIMIT ?", [limit]).fetchall()
+        db.conn.executemany("DELETE FROM dirty WHERE station = ? AND hour = ?", taken)
+    days: set[tuple[str, str]] = set()
+    with db.atomic():
+        for station, key in taken:
+            complete = hour_start(key) + timedelta(hours=1) <= now
+            _upsert(db, station, "hour", key, complete, compute_hour(db, station, key, now, goals))
+            days.add((station, key[:10]))
+            if not complete:
+                db.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", [station, key])
+        for station, day in days:
+            hours = _rows(db, "station = ? AND period = 'hour' AND bucket >= ? AND bucket < ?", [station, day, day + "U"])
+            complete = hour_start(day + "T00") + timedelta(days=1) <= now
+            _upsert(db, station, "day", day, complete, merge(hours))
+    return len(taken)
+
+
+def mark_all_hours(db: Database, station: str, start: datetime, end: datetime) -> None:
+    """Mark every hour of a span dirty (e.g. after importing history)."""
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    while hour < end:
+        db.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", [station, format_ts(hour)[:13]])
+        hour += timedelta(hours=1)
+
+
+def metrics(
+    db: Database, *, bucket: str, station: str | None = None, region: str | None = None,
+    scope: tuple[str, list] = ("1", []), start: str | None = None, end: str | None = None,
+) -> list[dict]:
+    """Figures per bucket (hour, day or month) for one station or all stations of a region in scope."""
+    period, width = ("hour", 13) if bucket == "hour" else ("day", 10)
+    clauses, params = ["period = ?"], [period]
+    if station is not None:
+        clauses.append("station = ?")
+        params.append(station)
+    else:
+        where, args = region_sql("s.region", region or "")
+        scope_sql, scope_args = scope
+        clauses.append(f"station IN (SELECT s.id FROM stations s WHERE {scope_sql} AND {where})")
+        params += scope_args + args
+    if start:
+        clauses.append("bucket >= ?")
+        params.append(start[:width])
+    if end:
+        clauses.append("bucket < ?")
+        params.append(end[:width])
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in _rows(db, " AND ".join(clauses), params):
+        groups[row["bucket"][:7] if bucket == "month" else row["bucket"]].append(row)
+    return [{"bucket": bucket_ts(key), **figures(merge(rows))} for key, rows in sorted(groups.items())]
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)

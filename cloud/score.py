@@ -1,0 +1,90 @@
+"""The service score: 0-100 from four components, with its uncertainty and band. Pure; see docs/SCORE.md.
+
+Each component is a share (0..1) of ``n`` observations, shown as 0-100:
+
+- satisfaction: the Happy Index / 100 over ``ratings_n`` ratings;
+- no_bad_ratings: 1 - bad-rating rate over ``ratings_n`` ratings;
+- compliance: share of online time with no restroom overdue, over the online hours;
+- greeting: share of judged visits greeted within the goal, over the judged visits.
+
+A component with too few observations is left out and the remaining weights are renormalised.
+The standard error of each share is ``sqrt(p'(1 - p') / (n + 2))`` with ``p' = (p n + 1) / (n + 2)``
+(so a perfect record over few observations is still uncertain); the score's interval is
+``score ± z * sqrt(sum((w_i / W)^2 * se_i^2))`` clipped to 0-100.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cloud.config import ScoreSettings
+
+Band = Literal["good", "review", "exposure", "insufficient"]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The additive figures the score needs for one station over one period."""
+
+    ratings_n: float = 0
+    happy_sum: float = 0
+    bad_n: float = 0
+    online_s: float = 0
+    overdue_s: float = 0
+    greet_eligible: float = 0
+    greet_within_goal: float = 0
+
+
+@dataclass(frozen=True)
+class Score:
+    score: float | None
+    low: float | None
+    high: float | None
+    band: Band
+    online_share: float
+    components: dict[str, float | None] = field(default_factory=dict)
+
+
+def share_se(p: float, n: float) -> float:
+    smoothed = (p * n + 1) / (n + 2)
+    return math.sqrt(smoothed * (1 - smoothed) / (n + 2))
+
+
+def band(score: float | None, settings: ScoreSettings) -> Band:
+    if score is None:
+        return "insufficient"
+    if score < settings.exposure_below:
+        return "exposure"
+    if score < settings.review_below:
+        return "review"
+    return "good"
+
+
+def components(t: Totals, settings: ScoreSettings) -> dict[str, tuple[float, float] | None]:
+    """Each component as (share, observations), or None when it has too little data."""
+    enough_ratings = t.ratings_n >= settings.min_ratings
+    online_h = t.online_s / 3600
+    return {
+        "satisfaction": (t.happy_sum / t.ratings_n, t.ratings_n) if enough_ratings else None,
+        "no_bad_ratings": (1 - t.bad_n / t.ratings_n, t.ratings_n) if enough_ratings else None,
+        "compliance": (max(0.0, 1 - t.overdue_s / t.online_s), max(1.0, math.floor(online_h))) if t.online_s else None,
+        "greeting": (t.greet_within_goal / t.greet_eligible, t.greet_eligible)
+        if t.greet_eligible >= settings.min_visits else None,
+    }
+
+
+def service_score(t: Totals, period_s: float, settings: ScoreSettings) -> Score:
+    """The score of ``t`` gathered over a period of ``period_s`` seconds (elapsed so far, if it is running)."""
+    online_share = min(1.0, t.online_s / period_s) if period_s > 0 else 0.0
+    parts = components(t, settings)
+    shown = {name: (round(100 * part[0], 2) if part else None) for name, part in parts.items()}
+    weights = settings.weights.model_dump()
+    present = {name: part for name, part in parts.items() if part is not None and weights[name] > 0}
+    total_weight = sum(weights[name] for name in present)
+    if online_share < settings.min_online_share or len(present) < settings.min_components or not total_weight:
+        return Score(None, None, None, "insufficient", round(online_share, 4), shown)
+    value = 100 * sum(weights[n] * p for n, (p, _) in present.items()) / total_weight
+    se = 100 * math.sqrt(sum((weights[n] / total_weight) ** 2 * share_se(p, obs) ** 2 for n, (p, obs) in present.items()))
+    low, high = max(0.0, value - settings.z * se), min(100.0, value + settings.z * se)
+    value = round(value, 2)  # the band follows the score people see
+    return Score(value, round(low, 2), round(high, 2), band(value, settings), round(online_share, 4), shown)

@@ -1,0 +1,112 @@
+"""The collector's SQLite database: opening it (WAL) and its schema as an ordered migrations registry.
+
+Times are stored as protocol timestamps (``2026-11-23T11:34:00.123Z``), which sort as text, so a
+bucket is a prefix: hour ``ts[:13]``, day ``ts[:10]``, month ``ts[:7]``.
+"""
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from forecourt.protocol import format_ts
+
+migrations = Migrations("forecourt-collector")
+
+# Additive figures of one station over one bucket; see cloud/rollups.py for how each is computed.
+ROLLUP_SUMS = (
+    "ratings_1", "ratings_2", "ratings_3", "ratings_4", "ratings_5", "ratings_n", "happy_sum", "happy_sq", "bad_n",
+    "ratings_restroom", "happy_sum_restroom", "cleanings", "flagged", "overdue_episodes", "overdue_s", "online_s",
+    "fps_sum", "fps_n", "visits", "greet_eligible", "greet_within_goal",
+)
+ROLLUP_MAXES = ("longest_gap_s",)
+ROLLUP_JSON = ("greet_hist", "dwell_hist", "excluded")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    # One statement at a time: executescript() would COMMIT and break the migration's transaction.
+    script = """
+        CREATE TABLE stations (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', region TEXT NOT NULL DEFAULT '',
+            auto_registered INTEGER NOT NULL DEFAULT 0, registered_at TEXT,
+            status TEXT NOT NULL DEFAULT 'unknown', status_at TEXT, last_seen TEXT, version TEXT,
+            config_hash TEXT, started_at TEXT, last_seq INTEGER, duplicates INTEGER NOT NULL DEFAULT 0,
+            health TEXT, health_at TEXT
+        );
+        CREATE INDEX stations_region ON stations(region);
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY, station TEXT NOT NULL, kind TEXT NOT NULL, ts TEXT NOT NULL,
+            seq INTEGER NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL
+        );
+        CREATE INDEX events_station_kind_ts ON events(station, kind, ts);
+        CREATE INDEX events_station_ts ON events(station, ts);
+        CREATE TABLE health (
+            id TEXT PRIMARY KEY, station TEXT NOT NULL, ts TEXT NOT NULL, camera_fps REAL, payload TEXT NOT NULL
+        );
+        CREATE INDEX health_station_ts ON health(station, ts);
+        CREATE TABLE status_log (
+            id INTEGER PRIMARY KEY, station TEXT NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL
+        );
+        CREATE INDEX status_log_station_at ON status_log(station, at);
+        CREATE TABLE seq_gaps (
+            station TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, detected_at TEXT NOT NULL,
+            PRIMARY KEY (station, first_seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE dead_letters (
+            id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, topic TEXT NOT NULL, station TEXT,
+            reason TEXT NOT NULL, size INTEGER NOT NULL, payload BLOB NOT NULL
+        );
+        CREATE INDEX dead_letters_station ON dead_letters(station);
+        CREATE TABLE dirty (station TEXT NOT NULL, hour TEXT NOT NULL, PRIMARY KEY (station, hour)) WITHOUT ROWID;
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY, role TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL
+        );
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY, station TEXT NOT NULL, rule TEXT NOT NULL, subject TEXT NOT NULL DEFAULT '',
+            episode TEXT NOT NULL, message TEXT NOT NULL, opened_at TEXT NOT NULL, due_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open', acknowledged_by TEXT, acknowledged_at TEXT,
+            resolved_by TEXT, resolved_at TEXT, comment TEXT, ack_comment TEXT, cleared_at TEXT,
+            UNIQUE (station, rule, subject, episode)
+        );
+        CREATE INDEX alerts_state ON alerts(state, station);
+        CREATE INDEX alerts_station ON alerts(station, state);
+    """
+    for statement in filter(str.strip, script.split(";")):
+        db.execute(statement)
+    sums = ", ".join(f"{name} REAL NOT NULL DEFAULT 0" for name in ROLLUP_SUMS + ROLLUP_MAXES)
+    blobs = ", ".join(f"{name} TEXT NOT NULL DEFAULT '{{}}'" for name in ROLLUP_JSON)
+    db.execute(
+        f"""CREATE TABLE rollups (
+            station TEXT NOT NULL, period TEXT NOT NULL, bucket TEXT NOT NULL, complete INTEGER NOT NULL DEFAULT 0,
+            {sums}, {blobs}, PRIMARY KEY (station, period, bucket)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX rollups_period_bucket ON rollups(period, bucket)")
+
+
+def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = None) -> Database:
+    """The database at ``path`` (created, migrated), in WAL mode so the API reads while ingest writes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # check_same_thread=False: FastAPI may finish a request on another worker thread than it began.
+    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+    db = Database(conn, tracer=tracer)
+    db.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL loses at most the last commits on power loss, never corrupts; the broker redelivers
+    # anything not acknowledged, and we acknowledge only after commit.
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=30000")
+    migrations.apply(db)
+    return db
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def now_ts(now: datetime) -> str:
+    return format_ts(now)
