@@ -149,7 +149,9 @@ def forecourt() -> Scene:
     """
     car_a = Actor(1, "car", [(0, 200, 60), (2.8, 200, 340), (40, 200, 340), (42, 200, 540)], CAR,
                   hidden=[(12.0, 16.0)], switch_at=20.0, new_id=7)
-    driver = Actor(2, "person", [(6, 120, 350), (8, 20, 350), (10, 20, 580)])
+    # The driver stands by the car for 3 s (longer than greet_confirm_s) before walking off: only
+    # "appeared at the car" keeps them from counting as the attendant.
+    driver = Actor(2, "person", [(6, 120, 350), (9, 110, 350), (10, 20, 350), (12, 20, 580)])
     attendant_a = Actor(3, "person", [(9, 250, 590), (11, 250, 430), (30, 250, 430), (32, 250, 590)])
     passer_by = Actor(4, "person", [(4, 370, 420), (5.85, 0, 420)])
     car_b = Actor(5, "car", [(3, 520, 60), (5.8, 520, 340), (25, 520, 340), (27, 520, 540)], CAR)

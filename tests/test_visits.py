@@ -141,3 +141,15 @@ def test_car_lost_for_longer_than_roll_off_departs_when_last_seen():
     (got,) = visits["bay-1"]
     assert got.departed_at - T0 == pytest.approx(9.8, abs=0.21)
     assert got.merged_gaps == 0
+
+
+def test_a_driver_who_gets_out_beside_the_car_and_walks_to_the_pump_is_not_the_attendant():
+    # The service area is only the pump side (right of the car); the driver appears on the left, at
+    # the car but outside the service area, walks round and stays at the pump.
+    pump_side = rect(270, 250, 360, 420)
+    driver = Actor(2, "person", [(5, 130, 345), (7, 130, 400), (9, 300, 400), (20, 300, 400)])
+    scene = scenes.Scene([car_stops_and_leaves(), driver], {"bay-1": {"polygon": scenes.BAY1,
+                                                                   "service_area": pump_side}}, [])
+    visits, _ = run(scene, scenes.frame_times(0, 25, 5))
+    (got,) = visits["bay-1"]
+    assert got.greeted_at is None

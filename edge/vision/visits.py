@@ -129,7 +129,7 @@ class PumpBay:
         self.uniform_required = uniform_required
         self.passes = 0
         self._visits: list[_Visit] = []
-        self._people: set[int] = set()
+        self._people: dict[int, float] = {}  # person track id -> last seen (forgotten after a minute)
         self._drivers: set[int] = set()
         self._uniformed: set[int] = set()
         self._times: deque[float] = deque()
@@ -255,15 +255,20 @@ class PumpBay:
         people = [t for t in tracks if t.label == "person"]
         self._uniformed.update(uniformed)
         for t in people:
-            if t.id in self._people:
+            known = t.id in self._people
+            self._people[t.id] = now
+            if known:
                 continue
-            self._people.add(t.id)
             # Someone who appears at the car (inside the service area or at a vehicle's box) got out of it.
             if point_in_polygon(t.bottom_centre, self.service.polygon) or any(
                 _near_box(t.bottom_centre, v) for v in tracks if v.label != "person"
             ):
                 self._drivers.add(t.id)
         self.service.update(people, now)
+        for tid in [tid for tid, seen in self._people.items() if now - seen > 60.0]:
+            del self._people[tid]  # ids are never reused, so a long-running service need not remember them
+            self._drivers.discard(tid)
+            self._uniformed.discard(tid)
         waiting = [v for v in self._visits if v.stopped_at is not None and v.greeted_at is None]
         if not waiting:
             return
