@@ -31,7 +31,7 @@ class Profile:
     peak_vehicles_per_hour: float = 30.0
     cleaner_skips: bool = False  # the cleaner skips the early afternoon on most days
     kiosk_hammered: bool = False  # children hammer the shop kiosk (presses inside the response interval)
-    camera: bool = False  # visits come from the real camera pipeline, not from the simulator
+    camera: bool = False  # live visits come from the real camera pipeline, not from the simulator
 
 
 @dataclass(frozen=True)
@@ -199,8 +199,8 @@ def plan_day(profile: Profile, config: StationConfig, day_start: float, seed: in
         if day % 7 == 3:  # once a week a button jams for half a minute: a stuck-button alert
             presses.append(Press(day_start + rng.uniform(9, 18) * 3600, kiosk.buttons[-1], 35.0, f"jammed {kiosk.id}"))
     bays = [zone.id for zone in config.zones if zone.kind == "pump_bay"] or ["bay-1", "bay-2"]
-    visits = [] if profile.camera else visit_plans(rng, profile, bays, cars)
-    return DayPlan(tuple(serialize(presses)), tuple(visits))
+    # A camera station's history is simulated too; live, its visits come from the real pipeline (driver.go_live).
+    return DayPlan(tuple(serialize(presses)), tuple(visit_plans(rng, profile, bays, cars)))
 
 
 def serialize(presses: Iterable[Press], gap_s: float = 0.25) -> list[Press]:
