@@ -118,3 +118,10 @@ def test_agreement_counts_same_class_matches_once():
     assert agreement(ref, same) == 0.5
     assert agreement(ref, [[Detection(0, 0, 10, 10, 0.9, "person")] * 2, []]) == 0.5
     assert agreement([[], []], [[], []]) == 1.0
+
+
+def test_yolo_preprocess_is_rgb_unit_range():
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[..., 0], image[..., 2] = 255, 51  # blue full, red 0.2
+    tensor, _ = preprocess_yolo(image, 64)
+    assert tensor[0, :, 5, 5].tolist() == pytest.approx([0.2, 0.0, 1.0])
