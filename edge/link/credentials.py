@@ -1,4 +1,4 @@
-"""Who the station is to the broker: username/password (config or a private file) and TLS files."""
+"""Who the station is to the broker: its address and username/password (from the config or a private file)."""
 
 import stat
 from dataclasses import dataclass
@@ -48,11 +48,3 @@ def resolve_credentials(settings: MqttSettings, default_username: str) -> tuple[
     if settings.credentials_file is not None:
         return read_credentials_file(settings.credentials_file)
     return settings.username or default_username, settings.password
-
-
-def check_tls_files(settings: MqttSettings) -> None:
-    """Fail at start-up, naming the key, rather than at the first TLS handshake."""
-    for key in ("ca_file", "cert_file", "key_file"):
-        path = getattr(settings, key)
-        if path is not None and not Path(path).is_file():
-            raise ConfigError(f"mqtt.{key}: {path} does not exist")

@@ -24,15 +24,16 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import MqttSettings
-from edge.link.credentials import broker_address, check_tls_files, resolve_credentials
+from edge.link.credentials import broker_address, resolve_credentials
 from edge.link.outbox import Outbox
 from edge.link.pacing import Backoff, TokenBucket
 from forecourt.protocol import Status, encode
+from forecourt.tls import client_context
 
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.05  # longest a new event waits before the publisher looks at the outbox
-ACK_FLUSH_S = 0.2  # acknowledged rows are deleted in batches at least this often (one fsync per batch)
+ACK_FLUSH_S = 0.05  # acknowledged rows are deleted in batches at least this often (one fsync per batch)
 ACK_FLUSH_ROWS = 256
 STOP_GRACE_S = 2.0  # on stop: wait this long for outstanding PUBACKs and the offline status's PUBACK
 
@@ -69,7 +70,11 @@ class Publisher:
         self.monotonic = monotonic
         self.address = broker_address(settings.url)
         self.username, self.password = resolve_credentials(settings, station)
-        check_tls_files(settings)
+        # Built once, at start-up, so a missing or wrong certificate is a clear error now, not at the first handshake.
+        self.tls = (
+            client_context(ca_file=settings.ca_file, cert_file=settings.cert_file, key_file=settings.key_file)
+            if self.address.tls else None
+        )
         self.status_topic, self.birth_payload = encode(birth, station)
         self.offline_payload = encode(Status(state="offline"), station)[1]
         self.backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng or random.Random())
@@ -145,13 +150,8 @@ class Publisher:
             clean_session=None if v5 else True,
         )
         client.username_pw_set(self.username, self.password)
-        if self.address.tls:
-            s = self.settings
-            client.tls_set(
-                ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.cert_file) if s.cert_file else None,
-                keyfile=str(s.key_file) if s.key_file else None,
-            )
+        if self.tls is not None:
+            client.tls_set_context(self.tls)
         client.will_set(self.status_topic, self.offline_payload, qos=1, retain=True)
         client.connect_timeout = self.settings.connect_timeout_s
         client.max_inflight_messages_set(self.window + 2)  # + the birth and offline statuses
