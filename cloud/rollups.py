@@ -98,28 +98,45 @@ def _rows(db: Database, where: str, params: list) -> list[dict]:
     return [dict(zip(("bucket", *COLUMNS), r, strict=True)) for r in cursor]
 
 
+def online_at(db: Database, station: str, when: datetime) -> bool:
+    row = db.execute(
+        "SELECT state FROM status_log WHERE station = ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
+        [station, format_ts(when)],
+    ).fetchone()
+    return row is not None and row[0] == "online"
+
+
 def run_rollups(db: Database, now: datetime, goals: GoalSettings, *, limit: int = 20_000) -> int:
     """Recompute the dirty station-hours and their days; returns how many hours were computed.
 
-    Dirty marks are taken (deleted) before computing so marks added meanwhile are not lost; hours that
-    are not over yet stay marked, because their online time keeps growing.
+    Dirty marks are taken (deleted) before computing so marks added meanwhile are not lost. Hours
+    that are not over yet stay marked, because their online time keeps growing; a finished hour at
+    whose end the station was online hands the mark on to the next hour, so an online station that
+    sends nothing for hours still gets its online time counted.
     """
     with db.atomic():
         taken = db.execute("SELECT station, hour FROM dirty ORDER BY hour LIMIT ?", [limit]).fetchall()
         db.conn.executemany("DELETE FROM dirty WHERE station = ? AND hour = ?", taken)
+    work, seen = list(taken), set(taken)
     days: set[tuple[str, str]] = set()
     with db.atomic():
-        for station, key in taken:
-            complete = hour_start(key) + timedelta(hours=1) <= now
+        while work:
+            station, key = work.pop()
+            end = hour_start(key) + timedelta(hours=1)
+            complete = end <= now
             _upsert(db, station, "hour", key, complete, compute_hour(db, station, key, now, goals))
             days.add((station, key[:10]))
+            following = (station, format_ts(end)[:13])
             if not complete:
                 db.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", [station, key])
+            elif following not in seen and online_at(db, station, end):
+                seen.add(following)
+                work.append(following)
         for station, day in days:
             hours = _rows(db, "station = ? AND period = 'hour' AND bucket >= ? AND bucket < ?", [station, day, day + "U"])
             complete = hour_start(day + "T00") + timedelta(days=1) <= now
             _upsert(db, station, "day", day, complete, merge(hours))
-    return len(taken)
+    return len(seen)
 
 
 def mark_all_hours(db: Database, station: str, start: datetime, end: datetime) -> None:

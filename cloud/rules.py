@@ -94,7 +94,7 @@ def offline(db: Database, s: AlertSettings, now: datetime) -> list[NewAlert]:
     return [
         NewAlert(station, "station_offline", "", since, f"station offline since {since}", parse_ts(since) + after)
         for station, since in db.execute(
-            "SELECT id, status_at FROM stations WHERE status = 'offline' AND status_at <= ?", [format_ts(now - after)]
+            "SELECT id, status_at FROM stations WHERE status = 'offline' AND status_at < ?", [format_ts(now - after)]
         )
     ]
 

@@ -1,0 +1,216 @@
+"""Every endpoint family under each role: 401 without a token, 403 out of scope, only the scope's rows inside."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cloud.api import create_app
+from cloud.auth import add_user
+from cloud.config import CollectorConfig
+from cloud.ingest import Incoming, Ingestor
+from cloud.registry import import_stations, parse_csv
+from cloud.rollups import run_rollups
+from cloud.rules import run_rules
+from cloud.store import open_db
+from tests.cloud_kit import cleaning, edge_alert, incoming, online, rating
+
+NOW = datetime(2026, 11, 6, 12, 0, tzinfo=UTC)
+ROLES = {"hq": "hq", "north": "region:north", "leeds-area": "region:north/leeds", "leeds": "station:leeds-01",
+         "bath": "station:bath-01"}
+ENDPOINTS = [
+    "/api/v1/me", "/api/v1/regions", "/api/v1/stations", "/api/v1/stations/leeds-01",
+    "/api/v1/stations/leeds-01/events", "/api/v1/metrics?station=leeds-01", "/api/v1/rankings", "/api/v1/alerts",
+    "/api/v1/export/events.csv", "/api/v1/export/rollups.csv", "/api/v1/dead-letters",
+]
+
+
+@pytest.fixture
+def api(tmp_path):
+    db = open_db(tmp_path / "collector.db")
+    import_stations(db, parse_csv(
+        "id,name,region\nleeds-01,Leeds,north/leeds\nyork-01,York,north/york\nbath-01,Bath,south/bath\n"
+    ), now=NOW)
+    ingestor = Ingestor(db)
+    at = NOW - timedelta(hours=3)
+    for station in ("leeds-01", "york-01", "bath-01"):
+        ingestor.store([incoming(online(), station)], now=at)
+        ingestor.store([incoming(rating(station, 1, at + timedelta(minutes=5), 4)),
+                        incoming(cleaning(station, 2, at + timedelta(minutes=6)))], now=at + timedelta(minutes=6))
+    ingestor.store([incoming(edge_alert("leeds-01", 3, at + timedelta(minutes=10), "kiosk_button_stuck", "open", "k1")),
+                    incoming(edge_alert("bath-01", 3, at + timedelta(minutes=10), "kiosk_button_stuck", "open", "k2")),
+                    Incoming("forecourt/v1/leeds-01/event/rating", b"not json"),
+                    Incoming("forecourt/v1/york-01/health", b"[]"),
+                    Incoming("somewhere/else", b"?")], now=at + timedelta(minutes=10))
+    run_rollups(db, NOW, CollectorConfig().goals)
+    run_rules(db, CollectorConfig().alerts, NOW)
+    tokens = {name: add_user(db, name, role) for name, role in ROLES.items()}
+    clock = [NOW]
+    client = TestClient(create_app(tmp_path / "collector.db", clock=lambda: clock[0], dashboard=False))
+    return client, tokens, clock
+
+
+def get(client, token, path, **params):
+    return client.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_every_endpoint_needs_a_valid_token(api, path):
+    client, _, _ = api
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get(path, headers={"Authorization": "Basic abc"}).status_code == 401
+    assert client.post("/api/v1/alerts/1/resolve", json={"comment": "x"}).status_code == 401
+
+
+def test_me_regions_and_station_lists_follow_the_role(api):
+    client, tokens, _ = api
+    assert get(client, tokens["leeds"], "/api/v1/me").json() == {"name": "leeds", "role": "station:leeds-01"}
+    assert get(client, tokens["hq"], "/api/v1/regions").json() == ["north", "north/leeds", "north/york", "south",
+                                                                   "south/bath"]
+    assert get(client, tokens["north"], "/api/v1/regions").json() == ["north", "north/leeds", "north/york"]
+    assert get(client, tokens["leeds"], "/api/v1/regions").json() == []
+
+    def ids(name, **params):
+        response = get(client, tokens[name], "/api/v1/stations", **params)
+        return response.json() if response.status_code != 200 else [s["id"] for s in response.json()]
+
+    assert ids("hq") == ["leeds-01", "york-01", "bath-01"]
+    assert ids("hq", region="south") == ["bath-01"]
+    assert ids("north") == ["leeds-01", "york-01"]
+    assert ids("north", region="north/york") == ["york-01"]
+    assert ids("leeds-area") == ["leeds-01"]
+    assert ids("leeds") == ["leeds-01"]
+    for name, region in (("north", "south"), ("leeds-area", "north"), ("leeds", "north/leeds"), ("north", "")):
+        assert get(client, tokens[name], "/api/v1/stations", region=region).status_code == 403, (name, region)
+    (leeds,) = get(client, tokens["leeds"], "/api/v1/stations").json()
+    assert leeds == {"id": "leeds-01", "name": "Leeds", "region": "north/leeds", "status": "online",
+                     "status_at": "2026-11-06T09:00:00.000Z", "last_seen": "2026-11-06T09:10:00.000Z",
+                     "version": "1.0", "auto_registered": False, "open_alerts": 1}
+
+
+def test_station_detail_and_events_are_scoped(api):
+    client, tokens, _ = api
+    for name, station, code in (("leeds", "leeds-01", 200), ("leeds", "york-01", 403), ("leeds-area", "york-01", 403),
+                                ("north", "york-01", 200), ("bath", "leeds-01", 403), ("hq", "nowhere", 404),
+                                ("leeds", "nowhere", 403)):
+        assert get(client, tokens[name], f"/api/v1/stations/{station}").status_code == code, (name, station)
+        assert get(client, tokens[name], f"/api/v1/stations/{station}/events").status_code == code, (name, station)
+    detail = get(client, tokens["leeds"], "/api/v1/stations/leeds-01").json()
+    assert detail["restrooms"] == [{"restroom": "r1", "last_checkin": "2026-11-06T09:06:00.000Z",
+                                    "since_s": 10440.0, "overdue": False}]
+    assert (detail["seq_gaps"], detail["last_seq"], detail["health"]) == ([], 3, None)
+    events = get(client, tokens["leeds"], "/api/v1/stations/leeds-01/events", kind="rating").json()
+    assert [(e["kind"], e["seq"], e["score"], e["received_at"]) for e in events] == [
+        ("rating", 1, 4, "2026-11-06T09:06:00.000Z")
+    ]
+    window = get(client, tokens["hq"], "/api/v1/stations/leeds-01/events",
+                 start="2026-11-06T09:06:00Z", end="2026-11-06T09:10:00Z").json()
+    assert [e["seq"] for e in window] == [2]
+    assert get(client, tokens["hq"], "/api/v1/stations/leeds-01/events", start="yesterday").status_code == 422
+
+
+def test_metrics_and_rankings_are_scoped(api):
+    client, tokens, _ = api
+    for name, params, code in (
+        ("leeds", {"station": "leeds-01"}, 200), ("leeds", {"station": "york-01"}, 403), ("leeds", {}, 403),
+        ("leeds", {"region": "north"}, 403), ("north", {"region": "north"}, 200), ("north", {}, 403),
+        ("leeds-area", {"region": "north"}, 403), ("hq", {}, 200), ("hq", {"station": "a", "region": "b"}, 422),
+    ):
+        assert get(client, tokens[name], "/api/v1/metrics", **params).status_code == code, (name, params)
+    (day,) = get(client, tokens["north"], "/api/v1/metrics", region="north", bucket="day").json()
+    (chain,) = get(client, tokens["hq"], "/api/v1/metrics", bucket="day").json()
+    assert (day["bucket"], day["ratings"]["4"], day["cleanings"]) == ("2026-11-06T00:00:00.000Z", 2, 2)
+    assert (chain["ratings"]["4"], chain["cleanings"]) == (3, 3)
+
+    def ranked(name, **params):
+        response = get(client, tokens[name], "/api/v1/rankings", period="month", at="2026-11", **params)
+        return response.status_code if response.status_code != 200 else [r["station"] for r in response.json()]
+
+    assert sorted(ranked("hq")) == ["bath-01", "leeds-01", "york-01"]
+    assert sorted(ranked("north")) == ["leeds-01", "york-01"]
+    assert ranked("leeds") == ["leeds-01"]
+    assert ranked("north", region="south") == 403
+    assert ranked("leeds", region="north") == 403
+    assert get(client, tokens["hq"], "/api/v1/rankings", period="week", at="2026-W99").status_code == 422
+    assert get(client, tokens["hq"], "/api/v1/rankings", period="week", at="2026-W45").status_code == 200
+
+
+def test_alerts_are_scoped_and_follow_their_lifecycle(api):
+    client, tokens, clock = api
+    listing = {name: get(client, tokens[name], "/api/v1/alerts").json() for name in ROLES}
+    assert [(a["station"], a["rule"], a["subject"]) for a in listing["hq"]] == [
+        ("bath-01", "stuck_button", "k2"), ("leeds-01", "stuck_button", "k1")
+    ]
+    assert [a["station"] for a in listing["leeds"]] == ["leeds-01"]
+    assert [a["station"] for a in listing["north"]] == ["leeds-01"]
+    assert [a["station"] for a in listing["bath"]] == ["bath-01"]
+    assert get(client, tokens["bath"], "/api/v1/alerts", station="leeds-01").status_code == 403
+    assert get(client, tokens["north"], "/api/v1/alerts", region="south").status_code == 403
+    leeds_alert = listing["leeds"][0]["id"]
+
+    def post(name, alert, action, comment):
+        return client.post(f"/api/v1/alerts/{alert}/{action}", json={"comment": comment},
+                           headers={"Authorization": f"Bearer {tokens[name]}"})
+
+    assert post("bath", leeds_alert, "acknowledge", "not mine").status_code == 403
+    clock[0] = NOW + timedelta(hours=1)
+    acked = post("leeds", leeds_alert, "acknowledge", "engineer called").json()
+    assert (acked["state"], acked["acknowledged_by"], acked["acknowledged_at"], acked["comment"]) == (
+        "acknowledged", "leeds", "2026-11-06T13:00:00.000Z", "engineer called")
+    assert post("leeds", leeds_alert, "acknowledge", "again").status_code == 409
+    # Opened Friday 09:10 -> due Wednesday 09:10: overdue from then on while unresolved.
+    clock[0] = datetime(2026, 11, 11, 9, 11, tzinfo=UTC)
+    overdue = get(client, tokens["hq"], "/api/v1/alerts", overdue="true").json()
+    assert [(a["station"], a["due_at"], a["overdue"]) for a in overdue] == [
+        ("bath-01", "2026-11-11T09:10:00.000Z", True), ("leeds-01", "2026-11-11T09:10:00.000Z", True)
+    ]
+    resolved = post("north", leeds_alert, "resolve", "kiosk replaced").json()
+    assert (resolved["state"], resolved["resolved_by"], resolved["comment"], resolved["ack_comment"], resolved["overdue"]) == (
+        "resolved", "north", "kiosk replaced", "engineer called", False)
+    assert post("hq", leeds_alert, "resolve", "twice").status_code == 409
+    assert post("hq", 9999, "resolve", "none").status_code == 404
+    assert [a["station"] for a in get(client, tokens["hq"], "/api/v1/alerts", state="open").json()] == ["bath-01"]
+
+
+def test_exports_and_dead_letters_are_scoped(api):
+    client, tokens, _ = api
+
+    def rows(name, path, **params):
+        response = get(client, tokens[name], path, **params)
+        if response.status_code != 200:
+            return response.status_code
+        return list(csv.DictReader(io.StringIO(response.text)))
+
+    assert sorted({r["station"] for r in rows("hq", "/api/v1/export/events.csv")}) == ["bath-01", "leeds-01", "york-01"]
+    assert {r["station"] for r in rows("leeds", "/api/v1/export/events.csv")} == {"leeds-01"}
+    assert [r["kind"] for r in rows("leeds", "/api/v1/export/events.csv", kind="rating")] == ["rating"]
+    assert rows("leeds", "/api/v1/export/events.csv", station="york-01") == 403
+    assert rows("north", "/api/v1/export/events.csv", region="south") == 403
+    assert {r["station"] for r in rows("north", "/api/v1/export/rollups.csv", bucket="hour")} == {"leeds-01", "york-01"}
+    assert rows("bath", "/api/v1/export/rollups.csv", region="north") == 403
+
+    def letters(name, **params):
+        response = get(client, tokens[name], "/api/v1/dead-letters", **params)
+        return response.status_code if response.status_code != 200 else sorted(d["topic"] for d in response.json())
+
+    assert letters("hq") == ["forecourt/v1/leeds-01/event/rating", "forecourt/v1/york-01/health", "somewhere/else"]
+    assert letters("north") == ["forecourt/v1/leeds-01/event/rating", "forecourt/v1/york-01/health"]
+    assert letters("leeds") == ["forecourt/v1/leeds-01/event/rating"]
+    assert letters("bath") == []
+    assert letters("leeds", station="york-01") == 403
+    (letter,) = get(client, tokens["leeds"], "/api/v1/dead-letters").json()
+    assert (letter["reason"], letter["payload"], letter["size"]) == (
+        "payload is not JSON: Expecting value at line 1 column 1", "not json", 8)
+
+
+def test_openapi_lists_the_contract(api):
+    client, _, _ = api
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {p.removeprefix("/api/v1") for p in paths} >= {
+        "/me", "/regions", "/stations", "/stations/{station}", "/stations/{station}/events", "/metrics",
+        "/rankings", "/alerts", "/alerts/{alert_id}/acknowledge", "/alerts/{alert_id}/resolve",
+        "/export/events.csv", "/export/rollups.csv", "/dead-letters",
+    }
