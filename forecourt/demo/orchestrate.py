@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -25,10 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from edge.config import StationConfig
 from forecourt.broker import COLLECTOR_USER, Mosquitto, free_port
 from forecourt.demo.driver import SimulatedStation
 from forecourt.demo.fleet import FLEET, registry_csv, station_config
+from forecourt.demo.simulator import Profile
 from forecourt.errors import ForecourtError
+from forecourt.protocol import format_epoch
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,25 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def claim_history_online(database: Path, stations: list[str], since: float) -> None:
+    """Record the simulated stations as online since the back-fill starts.
+
+    The collector learns "online" from the time it *receives* a retained status, so history replayed
+    now would count as offline time and every station would rank as "insufficient data". The simulated
+    stations were (in the story) connected all along; this writes that one fact into the collector's
+    status log before it starts, and is the only place the demo touches the collector's tables.
+    """
+    at = format_epoch(since)
+    try:
+        with contextlib.closing(sqlite3.connect(database)) as conn, conn:
+            conn.executemany(
+                "INSERT INTO status_log (station, at, state) VALUES (?, ?, 'online')", [(s, at) for s in stations]
+            )
+            conn.executemany("UPDATE stations SET status = 'online', status_at = ? WHERE id = ?", [(at, s) for s in stations])
+    except sqlite3.Error as err:  # a changed collector schema: the demo still runs, the history ranks as offline
+        log.warning("could not mark the simulated history online (%s); old hours will show as offline", err)
+
+
 class Demo:
     def __init__(self, options: DemoOptions) -> None:
         self.options = options
@@ -94,16 +117,28 @@ class Demo:
         (self.dir / "stations.csv").write_text(registry_csv(profiles))
         self._cli("stations", "import", str(self.dir / "stations.csv"), "--database", str(database))
         self.urls.token = self._cli("users", "add", DEMO_USER, "--role", "hq", "--database", str(database)).strip()
+        start = time.time() - self.options.days * 86400
+        claim_history_online(database, [p.station for p in profiles], start)
         port = free_port(self.options.host)
         self.urls.dashboard = f"http://{self.options.host}:{port}/"
         self._start_collector(database, passwords[COLLECTOR_USER], port)
-        start = time.time() - self.options.days * 86400
         for index, profile in enumerate(profiles):
             config = station_config(
                 profile, index, data_dir=self.dir / "stations", broker_url=self.broker.url, password=passwords[profile.station]
             )
-            self.stations.append(SimulatedStation(profile, config, start=start, seed=self.options.seed).start())
+            self.stations.append(self._start_station(profile, config, start))
         return self.urls
+
+    def _start_station(self, profile: Profile, config: StationConfig, start: float) -> SimulatedStation:
+        try:
+            return SimulatedStation(profile, config, start=start, seed=self.options.seed).start()
+        except Exception as err:
+            if config.camera is None:
+                raise
+            # The rest of the demo is worth running without vision: say so loudly and go on.
+            log.error("station %s: the camera pipeline did not start (%s); running it without a camera", profile.station, err)
+            config = config.model_copy(update={"camera": None})
+            return SimulatedStation(replace(profile, camera=False), config, start=start, seed=self.options.seed).start()
 
     def backfill(self) -> float:
         """Play history up to now for every station (in parallel: outbox fsyncs overlap); returns seconds."""

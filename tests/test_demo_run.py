@@ -1,0 +1,56 @@
+"""``forecourt demo`` as a user runs it: three lines, a working dashboard and API, and nothing left
+running after --for, Ctrl-C (SIGINT) or SIGTERM."""
+
+import re
+import signal
+import time
+
+import pytest
+
+from tests.demo_process import DemoProcess, kill_leftovers
+
+SMALL = ("--stations", "2", "--days", "0.25", "--no-camera")
+
+
+@pytest.fixture
+def demo_factory(tmp_path):
+    started: list[DemoProcess] = []
+
+    def start(*args: str) -> DemoProcess:
+        demo = DemoProcess(tmp_path / f"demo{len(started)}", *args)
+        started.append(demo)
+        return demo
+
+    yield start
+    for demo in started:
+        demo.stop(signal.SIGKILL, timeout=10)
+        kill_leftovers(str(demo.data))
+
+
+def test_for_seconds_prints_three_lines_serves_the_dashboard_and_stops_cleanly(demo_factory):
+    demo = demo_factory(*SMALL, "--for", "6")
+    urls = demo.urls()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", urls["Dashboard"])
+    assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", urls["Token"])
+    assert re.fullmatch(r"mqtt://127\.0\.0\.1:\d+", urls["MQTT"])
+    assert [line.split(":")[0] for line in demo.lines[:3]] == ["Dashboard", "Token", "MQTT"]
+    assert demo.api("/api/v1/me") == (200, {"name": "demo-hq", "role": "hq"})
+    status, stations = demo.api("/api/v1/stations")
+    assert status == 200 and {s["id"] for s in stations} == {"oslo-sentrum", "oslo-majorstuen"}
+    assert demo.api("/api/v1/me", token="not-a-token")[0] == 401
+    began = time.monotonic()
+    assert demo.proc.wait(60) == 0
+    assert time.monotonic() - began < 30
+    assert demo.leftovers() == []
+    assert len(demo.lines) == 3, "nothing else on stdout: logs go to stderr"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_stops_everything_it_started(demo_factory, sig):
+    demo = demo_factory(*SMALL)
+    demo.urls()
+    demo.wait_for(lambda: "live:" in demo.stderr(), 60, "the fleet to go live")
+    running = demo.leftovers()
+    assert any("mosquitto" in p for p in running) and any("collector" in p for p in running)
+    assert demo.stop(sig) == 0
+    assert demo.leftovers() == []
