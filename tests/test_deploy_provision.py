@@ -111,6 +111,12 @@ def test_cli_reports_a_refused_id_and_exits_1(tmp_path, capsys):
     assert "ERROR forecourt: station id 'collector' is reserved for the collector" in capsys.readouterr().err
 
 
+def test_bad_broker_url_is_refused_with_the_config_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"mqtt\.url: 'broker\.example\.com' is not a broker URL"):
+        provision_station("a", region="x", broker_url="broker.example.com", out=tmp_path / "o", passwd=tmp_path / "passwd")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_timezone_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="IANA time zone"):
         provision_station("a", region="x", timezone="Oslo", out=tmp_path / "o", passwd=tmp_path / "passwd")
