@@ -16,6 +16,7 @@ onnxruntime + one model, i.e. what the edge service carries for vision). Columns
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -124,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(one(args.one[0], int(args.one[1]), args.frames, args.threads)))
         return 0
 
-    print(f"vtest.avi 768x576 @ {SOURCE_FPS:g} fps; onnxruntime CPU, {args.threads} intra-op threads")
+    # Other processes' load skews every number here; print it so a reader can judge the run.
+    print(f"vtest.avi 768x576 @ {SOURCE_FPS:g} fps; onnxruntime CPU, {args.threads} intra-op threads; "
+          f"{os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.1f}")
     print(f"decode only: {decode_only(args.frames):.0f} fps (the input's physical limit)\n")
     rows = []
     for precision in ("fp32", "int8"):
@@ -152,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = by[("int8", size)]["p50"] / by[("fp32", size)]["p50"]
         print(f"int8/fp32 latency at {size}: {ratio:.2f}x (target <= 0.55x)")
     print(f"share of frames past the motion gate (every frame): {rows[0]['analysed']:.0%}")
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
     return 0
 
 
