@@ -25,7 +25,7 @@ FLEET: tuple[Profile, ...] = (
     Profile("bergen-sentrum", "Bergen Sentrum", "west/bergen/sentrum", quality=0.93, peak_vehicles_per_hour=30),
     Profile("bergen-danmarksplass", "Bergen Danmarksplass", "west/bergen/danmarksplass", quality=0.82,
             peak_vehicles_per_hour=34, cleaner_skips=True),
-    Profile("stavanger-forus", "Stavanger Forus", "west/rogaland/forus", quality=0.6, peak_vehicles_per_hour=40),
+    Profile("stavanger-forus", "Stavanger Forus", "west/rogaland/forus", quality=0.3, peak_vehicles_per_hour=40),
     Profile("haugesund", "Haugesund", "west/rogaland/haugesund", quality=0.86, peak_vehicles_per_hour=18),
     Profile("trondheim-lade", "Trondheim Lade", "north/trondheim/lade", quality=0.85, peak_vehicles_per_hour=32,
             kiosk_hammered=True),

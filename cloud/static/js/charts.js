@@ -35,13 +35,32 @@ function timeLabel(ms, spanMs) {
   return date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
 }
 
+// Ticks on whole local hours (every 3 h for a day or less) or local midnights, not wherever the range starts.
+export function niceTimeTicks(startMs, endMs) {
+  const span = endMs - startMs;
+  const ticks = [];
+  const t = new Date(startMs);
+  if (span <= 2 * 86400e3) {
+    const step = span <= 86400e3 ? 3 : 6;
+    t.setMinutes(0, 0, 0);
+    while (t.getHours() % step) t.setHours(t.getHours() + 1);
+    for (; t.getTime() <= endMs; t.setHours(t.getHours() + step)) if (t.getTime() >= startMs) ticks.push(t.getTime());
+  } else {
+    const step = span <= 10 * 86400e3 ? 1 : span <= 40 * 86400e3 ? 7 : 30;
+    t.setHours(24, 0, 0, 0);
+    for (; t.getTime() <= endMs; t.setDate(t.getDate() + step)) ticks.push(t.getTime());
+  }
+  return ticks;
+}
+
 export function timeAxis(startMs, endMs, title) {
   return {
     type: "linear",
     min: startMs,
     max: endMs,
     title: { display: Boolean(title), text: title },
-    ticks: { maxTicksLimit: 8, callback: (value) => timeLabel(value, endMs - startMs) },
+    afterBuildTicks: (axis) => { axis.ticks = niceTimeTicks(startMs, endMs).map((value) => ({ value })); },
+    ticks: { autoSkip: false, callback: (value) => timeLabel(value, endMs - startMs) },
   };
 }
 

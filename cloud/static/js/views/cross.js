@@ -1,32 +1,33 @@
-// Cross-signal view: cleaning gaps (shaded) against restroom ratings and traffic on one time axis,
-// with the question "did the gaps cost us ratings?" answered in one sentence above the chart.
+// Cross-signal view: cleaning gaps (restrooms overdue, shaded) against restroom ratings and traffic on
+// one time axis, with "did the gaps cost us ratings?" answered in one sentence above the chart.
 
 import { api, rows } from "../api.js";
 import { COLORS, bandsPlugin, make, timeAxis } from "../charts.js";
 import { duration, h, isoSeconds, number, problem, toMillis } from "../format.js";
 
-const GAP_MIN = 90; // a restroom not checked for this long counts as a cleaning gap
-
-// Per restroom, the stretches longer than `gapMin` between consecutive check-ins (and since the
-// last one, up to `endMs`). Flagged check-ins are not cleanings.
-export function cleaningGaps(cleanings, startMs, endMs, gapMin = GAP_MIN) {
-  const byRoom = new Map();
-  for (const c of cleanings) {
-    if (c.flag) continue;
-    const at = toMillis(c.ts ?? c.at);
-    if (at === null) continue;
-    if (!byRoom.has(c.restroom)) byRoom.set(c.restroom, []);
-    byRoom.get(c.restroom).push(at);
-  }
-  const gaps = [];
-  for (const [restroom, times] of byRoom) {
-    times.sort((a, b) => a - b);
-    const points = [startMs, ...times, endMs];
-    for (let i = 1; i < points.length; i += 1) {
-      if (points[i] - points[i - 1] > gapMin * 60e3) gaps.push({ restroom, from: points[i - 1], to: points[i] });
+// Overdue stretches per restroom from the station's own restroom_overdue alerts (open ... cleared):
+// the station applies each restroom's interval and active hours, so closing time is never a "gap".
+// An alert cleared inside the window but opened before it starts at startMs; one still open ends at endMs.
+export function overdueBands(alerts, startMs, endMs) {
+  const bands = [];
+  const openSince = new Map();
+  const sorted = alerts
+    .filter((a) => a.alert === "restroom_overdue")
+    .map((a) => ({ ...a, at: toMillis(a.ts) }))
+    .filter((a) => a.at !== null)
+    .sort((a, b) => a.at - b.at);
+  for (const alert of sorted) {
+    const room = alert.subject || "";
+    if (alert.state === "open") {
+      if (!openSince.has(room)) openSince.set(room, alert.at);
+    } else if (alert.state === "cleared") {
+      const from = openSince.has(room) ? openSince.get(room) : startMs;
+      openSince.delete(room);
+      bands.push({ restroom: room, from: Math.max(from, startMs), to: Math.min(alert.at, endMs) });
     }
   }
-  return gaps;
+  for (const [room, from] of openSince) bands.push({ restroom: room, from: Math.max(from, startMs), to: endMs });
+  return bands.filter((b) => b.to > b.from).sort((a, b) => a.from - b.from);
 }
 
 function weightedHappy(metrics) {
@@ -43,21 +44,20 @@ function weightedHappy(metrics) {
   return n ? { value: sum / n, n } : { value: null, n: 0 };
 }
 
-function verdict(metrics, gaps) {
-  const inGap = (m) => {
+function verdict(metrics, bands) {
+  const overdue = (m) => {
     const t = toMillis(m.bucket);
-    return gaps.some((g) => t + 3600e3 > g.from && t < g.to);
+    return bands.some((b) => t + 3600e3 > b.from && t < b.to);
   };
-  const during = weightedHappy(metrics.filter(inGap));
-  const outside = weightedHappy(metrics.filter((m) => !inGap(m)));
-  if (!gaps.length) return `No cleaning gap longer than ${GAP_MIN} min in this period.`;
-  const longest = Math.max(...gaps.map((g) => g.to - g.from)) / 1000;
-  if (during.value === null || outside.value === null) {
-    return `${gaps.length} cleaning gaps (longest ${duration(longest)}), too few restroom ratings to compare.`;
-  }
+  const during = weightedHappy(metrics.filter(overdue));
+  const outside = weightedHappy(metrics.filter((m) => !overdue(m)));
+  if (!bands.length) return "No restroom went overdue in this period.";
+  const longest = Math.max(...bands.map((b) => b.to - b.from)) / 1000;
+  const gaps = `${bands.length} overdue stretches (longest ${duration(longest)} past the cleaning interval)`;
+  if (during.value === null || outside.value === null) return `${gaps}; too few restroom ratings to compare.`;
   const delta = during.value - outside.value;
-  return `${gaps.length} cleaning gaps (longest ${duration(longest)}): restroom Happy Index ${number(during.value)} during gaps `
-    + `(${during.n} ratings) vs ${number(outside.value)} otherwise (${outside.n} ratings), ${delta < 0 ? "" : "+"}${number(delta)} points.`;
+  return `${gaps}: restroom Happy Index ${number(during.value)} in those hours (${during.n} ratings) `
+    + `vs ${number(outside.value)} otherwise (${outside.n} ratings), ${delta < 0 ? "" : "+"}${number(delta)} points.`;
 }
 
 export async function render(root, { args, params, go }) {
@@ -83,34 +83,33 @@ export async function render(root, { args, params, go }) {
     return;
   }
   const range = { start: isoSeconds(startMs), end: isoSeconds(endMs) };
-  const [metricsR, cleaningR] = await Promise.allSettled([
+  const [metricsR, alertsR] = await Promise.allSettled([
     api.metrics({ station: id, bucket: "hour", ...range }),
-    api.events(id, { kind: "cleaning", ...range, limit: 10000 }),
+    api.events(id, { kind: "alert", ...range, limit: 20000 }),
   ]);
   if (metricsR.status === "rejected") {
     root.replaceChildren(header, problem(metricsR.reason, `station ${id}'s metrics`));
     return;
   }
   const metrics = rows(metricsR.value, "metrics");
-  const cleanings = cleaningR.status === "fulfilled"
-    ? rows(cleaningR.value, "events").map((e) => ({ ...e, ...(e.fields || e.payload || {}) })) : [];
-  const gaps = cleaningR.status === "fulfilled" ? cleaningGaps(cleanings, startMs, endMs) : [];
+  const alerts = alertsR.status === "fulfilled" ? rows(alertsR.value, "events") : [];
+  const bands = overdueBands(alerts, startMs, endMs);
   const canvas = h("canvas", { id: "cross-chart" });
   const mid = (m) => toMillis(m.bucket) + 1800e3;
-  root.replaceChildren(header,
-    h("p", { class: "verdict", id: "verdict" }, verdict(metrics, gaps)),
-    cleaningR.status === "rejected" ? problem(cleaningR.reason, "the cleaning check-ins") : null,
+  root.replaceChildren(...[header,
+    h("p", { class: "verdict", id: "verdict" }, verdict(metrics, bands)),
+    alertsR.status === "rejected" ? problem(alertsR.reason, "the restroom alerts") : null,
     h("section", { class: "card wide" }, h("div", { class: "chart tall" }, canvas),
-      h("p", { class: "legend" }, h("span", { class: "swatch gap" }), ` cleaning gap > ${GAP_MIN} min (any restroom)`)));
+      h("p", { class: "legend" }, h("span", { class: "swatch gap" }), " a restroom overdue: no cleaning check-in within its interval, during its active hours")),
+  ].filter(Boolean));
   make(canvas, {
     data: {
       datasets: [
         { type: "bar", label: "vehicles per hour", yAxisID: "traffic", backgroundColor: COLORS.traffic,
           data: metrics.map((m) => ({ x: mid(m), y: m.visits ?? m.vehicles_per_hour ?? 0 })), barPercentage: 1, categoryPercentage: 1 },
+        // Hours without restroom ratings stay gaps in the line rather than being bridged overnight.
         { type: "line", label: "restroom Happy Index", yAxisID: "happy", borderColor: COLORS.happy, backgroundColor: COLORS.happy,
-          data: metrics.filter((m) => m.happy_index_restroom != null).map((m) => ({ x: mid(m), y: m.happy_index_restroom })), pointRadius: 1.5, tension: 0.2 },
-        { type: "line", label: "longest cleaning gap (min)", yAxisID: "gap", borderColor: "#c0392b", borderDash: [4, 3],
-          data: metrics.filter((m) => m.longest_gap_min != null).map((m) => ({ x: mid(m), y: m.longest_gap_min })), pointRadius: 0 },
+          data: metrics.map((m) => ({ x: mid(m), y: m.happy_index_restroom ?? null })), spanGaps: false, pointRadius: 1.5, tension: 0.2 },
       ],
     },
     options: {
@@ -118,9 +117,8 @@ export async function render(root, { args, params, go }) {
         x: timeAxis(startMs, endMs),
         happy: { position: "left", min: 0, max: 100, title: { display: true, text: "Happy Index" } },
         traffic: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "vehicles / h" } },
-        gap: { display: false, beginAtZero: true },
       },
     },
-    plugins: [bandsPlugin(gaps)],
+    plugins: [bandsPlugin(bands)],
   });
 }

@@ -70,7 +70,7 @@ function breadcrumb(region, go, period) {
 
 export async function render(root, { params, go }) {
   const region = params.get("region") || "";
-  const period = params.get("period") === "week" ? "week" : "month";
+  let period = params.get("period") === "week" ? "week" : "month";
   let rankings = [];
   let stations = [];
   let paths = [];
@@ -82,6 +82,15 @@ export async function render(root, { params, go }) {
   ]);
   if (rankResult.status === "fulfilled") rankings = rows(rankResult.value, "rankings");
   else notes.push(problem(rankResult.reason, "the rankings"));
+  // Early in a month (or a new install) nobody has enough data yet: show the week rather than a blank board.
+  if (!params.get("period") && rankings.length && rankings.every((r) => r.band === "insufficient")) {
+    const week = rows(await api.rankings({ period: "week", region }).catch(() => []), "rankings");
+    if (week.some((r) => r.band !== "insufficient")) {
+      rankings = week;
+      period = "week";
+      notes.push(h("p", { class: "notice scope", id: "period-note" }, "Not enough data this month yet for a score: showing this week."));
+    }
+  }
   if (stationResult.status === "fulfilled") stations = rows(stationResult.value, "stations");
   else if (rankResult.status === "fulfilled") notes.push(problem(stationResult.reason, "the station list"));
   if (regionResult.status === "fulfilled") paths = regionPaths(regionResult.value);
@@ -121,7 +130,7 @@ export async function render(root, { params, go }) {
     );
   });
 
-  root.replaceChildren(
+  root.replaceChildren(...[
     h("section", { class: "toolbar" },
       h("h1", {}, "Leaderboard"),
       breadcrumb(region, go, period),
@@ -136,5 +145,5 @@ export async function render(root, { params, go }) {
       h("span", { class: "badge band-review" }, "< 90 manager's review"), " ",
       h("span", { class: "badge band-exposure" }, "< 60 exposure"), " ",
       h("span", { class: "badge band-insufficient" }, "insufficient data")),
-  );
+  ].filter(Boolean));
 }
