@@ -89,6 +89,7 @@ async function route() {
 
 window.addEventListener("hashchange", route);
 window.addEventListener("forecourt:unauthenticated", () => {
+  if (!me) return; // no session yet: the login form reports a bad token itself
   me = null;
   token.clear();
   renderLogin("Your session has expired; log in again.");
