@@ -116,6 +116,8 @@ def cleaning_times(
         t += room.interval_min * (rng.uniform(1.05, 1.6) if late else rng.uniform(0.7, 0.97))
         if skip_today and 13 * 60 <= t < 15 * 60:
             t = 15 * 60 + rng.uniform(20, 60)  # the cleaner's long lunch: a gap of about three hours
+    if times and day_start + (end_min - room.interval_min * 0.8) * 60 > times[-1]:
+        times.append(day_start + (end_min - rng.uniform(2, 10)) * 60)  # the closing round before the lights go out
     return times
 
 
