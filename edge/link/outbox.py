@@ -18,6 +18,7 @@ never lost. The alert is cleared, with the total it could not keep, once deliver
 """
 
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -124,6 +125,8 @@ class Outbox:
         cls = EVENT_KINDS.get(draft.kind)
         if cls is None:
             raise ProtocolError(f"draft kind {draft.kind!r} is not an event kind ({', '.join(sorted(EVENT_KINDS))})")
+        if not isinstance(draft.at, int | float) or not math.isfinite(draft.at) or draft.at < 0:
+            raise ProtocolError(f"{draft.kind} draft: at={draft.at!r} is not a time in epoch seconds")
         clash = RESERVED & set(draft.fields)
         if clash:
             raise ProtocolError(f"{draft.kind} draft: fields {sorted(clash)} are set by the outbox, not by the draft")

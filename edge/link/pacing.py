@@ -44,7 +44,7 @@ class TokenBucket:
         if self.updated is not None:
             self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        return int(self.tokens)
+        return int(self.tokens + 1e-9)  # 0.9999999 tokens after waiting exactly wait_for_one() is one token
 
     def spend(self, count: int) -> None:
         self.tokens -= count
