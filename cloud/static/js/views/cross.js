@@ -108,8 +108,9 @@ export async function render(root, { args, params, go }) {
         { type: "bar", label: "vehicles per hour", yAxisID: "traffic", backgroundColor: COLORS.traffic,
           data: metrics.map((m) => ({ x: mid(m), y: m.visits ?? m.vehicles_per_hour ?? 0 })), barPercentage: 1, categoryPercentage: 1 },
         // Hours without restroom ratings stay gaps in the line rather than being bridged overnight.
-        { type: "line", label: "restroom Happy Index", yAxisID: "happy", borderColor: COLORS.happy, backgroundColor: COLORS.happy,
-          data: metrics.map((m) => ({ x: mid(m), y: m.happy_index_restroom ?? null })), spanGaps: false, pointRadius: 1.5, tension: 0.2 },
+        { type: "line", label: "restroom Happy Index (3 h rolling)", yAxisID: "happy", borderColor: COLORS.happy, backgroundColor: COLORS.happy,
+          data: metrics.map((m, i) => ({ x: mid(m), y: weightedHappy(metrics.slice(Math.max(0, i - 1), i + 2)).value })),
+          spanGaps: false, pointRadius: 1.5, tension: 0.2 },
       ],
     },
     options: {
