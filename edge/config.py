@@ -217,7 +217,7 @@ class TrackerConfig(Section):
     new_track_score: float = Field(
         0.7, gt=0, le=1, description="Only detections from this score start a track (raise it if static clutter becomes tracks)"
     )
-    match_iou: float = Field(0.2, gt=0, lt=1, description="Least overlap of a confident detection with a track's predicted box")
+    match_iou: float = Field(0.3, gt=0, lt=1, description="Least overlap of a confident detection with a track's predicted box")
     lost_s: float = Field(1.0, ge=0, description="Seconds a track stays findable after it was last seen")
 
 

@@ -25,16 +25,17 @@ def test_iou_matrix():
     assert iou_matrix(a, b)[0].tolist() == pytest.approx([1.0, 1 / 3, 0.0])
 
 
-def test_a_track_is_confirmed_on_its_second_frame_and_ids_count_only_confirmed_tracks():
+def test_later_tracks_are_confirmed_on_their_second_frame_and_ids_count_only_confirmed_tracks():
     t = Tracker()
-    assert t.update([box(100, 200)], 0.0) == []
-    (first,) = t.update([box(102, 200)], 0.1)
-    assert first.id == 1 and first.first_seen == 0.0 and first.seen_at == 0.1
-    t.update([box(104, 200), box(400, 200)], 0.2)  # a one-frame ghost at 400 never gets an id
-    (again,) = t.update([box(106, 200)], 0.3)
-    assert again.id == 1
-    assert [tr.id for tr in t.update([box(108, 200), box(300, 300)], 0.4)] == [1]
-    assert sorted(tr.id for tr in t.update([box(110, 200), box(300, 300)], 0.5)) == [1, 2]
+    (first,) = t.update([box(100, 200)], 0.0)  # the very first frame has nothing to confuse: confirmed at once
+    assert first.id == 1 and first.first_seen == 0.0
+    t.update([box(102, 200), box(400, 200)], 0.1)  # a one-frame ghost at 400 never gets an id
+    (again,) = t.update([box(104, 200)], 0.2)
+    assert again.id == 1 and again.seen_at == 0.2
+    assert [tr.id for tr in t.update([box(106, 200), box(300, 300)], 0.3)] == [1]
+    second = t.update([box(108, 200), box(300, 300)], 0.4)
+    assert sorted(tr.id for tr in second) == [1, 2]
+    assert [tr.first_seen for tr in second if tr.id == 2] == [0.3]
 
 
 def test_people_crossing_paths_keep_their_ids():
@@ -102,3 +103,13 @@ def test_detections_through_the_tracker_give_the_scripted_visit():
     assert got.stopped_at - scenes.T0 == pytest.approx(truth.stopped_at, abs=0.3)
     assert got.greet_s == pytest.approx(truth.greeted_at - truth.stopped_at, abs=0.3)
     assert got.dwell_s == pytest.approx(truth.departed_at - truth.arrived_at, abs=0.3)
+
+
+@pytest.mark.parametrize(("fps", "same"), [(25, False), (5, True)])
+def test_the_association_gate_widens_when_frames_come_slowly(fps, same):
+    # A box that jumps 26 px sideways overlaps its prediction at IoU ~0.21: a different object at 25 fps,
+    # plausibly the same one at 5 fps.
+    t = Tracker()
+    frames = [(i / fps, [box(100, 200)]) for i in range(5)] + [(5 / fps, [box(126, 200)]), (6 / fps, [box(126, 200)])]
+    out = feed(t, frames)
+    assert ([tr.id for tr in out[-1]] == [1]) is same
