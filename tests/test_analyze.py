@@ -64,3 +64,10 @@ def test_analyze_vtest_end_to_end(tmp_path, capsys):
     ok, frame = cap.read()
     cap.release()
     assert ok and frame.shape == (576, 768, 3)
+
+
+def test_analyze_refuses_a_missing_video_and_an_unknown_output_format(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path / "nope.avi"), "--config", str(CONFIG)]) == 1
+    assert "no such video file" in capsys.readouterr().err
+    assert main(["analyze", str(VIDEO), "--config", str(CONFIG), "--out", str(tmp_path / "e.txt")]) == 2
+    assert "use a .jsonl or .csv" in capsys.readouterr().err

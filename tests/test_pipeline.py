@@ -116,3 +116,26 @@ def test_uniform_colour_of_the_torso():
     right = Track(2, 120, 20, 180, 180, 0.9, "person", 0, 0)
     assert hex_to_bgr("#ff8000") == (0, 128, 255)
     assert wears(image, left, (0, 128, 255), 30) and not wears(image, right, (0, 128, 255), 30)
+
+
+def test_stop_is_honoured_while_the_camera_delivers_nothing():
+    class DeadCamera:
+        ended = False
+
+        def __init__(self):
+            self.reads = 0
+
+        def read(self):  # a real Camera waits up to one interval, then returns None while it is down
+            self.reads += 1
+            if self.reads == 50:
+                pipeline.stop(timeout=0)
+            return None
+
+        def stats(self):
+            return {"camera_ok": False}
+
+    camera = DeadCamera()
+    pipeline = Pipeline(camera, ScriptedDetector({}), Tracker(), Scene(), ListSink())
+    pipeline.run()
+    assert camera.reads == 50 and pipeline.frames_done == 0
+    assert pipeline.stats()["camera"] == {"camera_ok": False} and pipeline.stats()["fps"] == 0.0

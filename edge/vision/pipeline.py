@@ -9,7 +9,7 @@ carry protocol fields only - times, ids, durations - never pixels.
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from statistics import median
 from typing import Any, Protocol
 
@@ -182,15 +182,30 @@ class Pipeline:
     def run(self) -> None:
         """Process frames until they end or :meth:`stop` is called, then flush."""
         try:
-            for frame in self.frames:
-                if self._stop.is_set():
-                    break
+            for frame in self._frames():
                 self.step(frame)
         except Exception as err:  # a vision failure must not take the station's other services down
             self.error = f"{type(err).__name__}: {err}"
             raise
         finally:
             self.close()
+
+    def _frames(self) -> Iterator[Frame]:
+        """Frames until they end or stop() is called. A camera's ``read()`` returns None within one
+        interval while it is down, so stop() is honoured even when no frame ever comes."""
+        read = getattr(self.frames, "read", None)
+        if not callable(read):
+            for frame in self.frames:
+                if self._stop.is_set():
+                    return
+                yield frame
+            return
+        while not self._stop.is_set():
+            frame = read()
+            if frame is not None:
+                yield frame
+            elif getattr(self.frames, "ended", False):
+                return
 
     def start(self) -> threading.Thread:
         self._thread = threading.Thread(target=self.run, name="vision", daemon=True)
