@@ -1,7 +1,8 @@
 """Drains the outbox to the broker over MQTT (paho-mqtt v2 API), QoS 1, in order, losing nothing.
 
-One thread owns one paho client per connection and drives its network loop itself, so every paho
-callback runs in that thread and the in-flight table needs no lock. A fresh client per connection
+One thread owns one paho client per connection and drives its network I/O itself (paho's external-loop
+API: ``loop_read``/``loop_write``/``loop_misc`` around our own ``select``), so every paho callback runs
+in that thread and the in-flight table needs no lock, and no wake-up byte is written per publish. A fresh client per connection
 keeps paho from re-sending its own copy of unacknowledged messages on reconnect: after a reconnect the
 outbox is replayed from its oldest undelivered row, which is the single source of truth.
 
@@ -14,6 +15,7 @@ the link is "connected" only after a successful CONNACK.
 
 import logging
 import random
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -154,7 +156,8 @@ class Publisher:
             client.tls_set_context(self.tls)
         client.will_set(self.status_topic, self.offline_payload, qos=1, retain=True)
         client.connect_timeout = self.settings.connect_timeout_s
-        client.max_inflight_messages_set(self.window + 2)  # + the birth and offline statuses
+        # Our window bounds what is in flight; paho's own limit would rescan its queue on every PUBACK.
+        client.max_inflight_messages_set(0)
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
         self._connack = None
@@ -176,7 +179,7 @@ class Publisher:
             return False
         deadline = self.monotonic() + self.settings.connect_timeout_s
         while self._connack is None and self.monotonic() < deadline and not self._stopping.is_set():
-            if client.loop(0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            if not _network(client, 0.1):
                 break
         if self._connack is None:
             self._error(f"broker {where} closed or did not answer the connection (no CONNACK)", logging.WARNING)
@@ -220,7 +223,7 @@ class Publisher:
             if len(self._acked) >= ACK_FLUSH_ROWS or (self._acked and now - last_flush >= ACK_FLUSH_S):
                 self._flush_acks()
                 last_flush = now
-            if client.loop(wait) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            if not _network(client, wait):
                 self._broken = True
         if self._broken:
             self._error("lost the connection to the broker; will replay what was not acknowledged", logging.WARNING)
@@ -231,11 +234,11 @@ class Publisher:
         """A clean stop: let in-flight PUBACKs land, then say offline (a clean DISCONNECT suppresses the will)."""
         deadline = self.monotonic() + STOP_GRACE_S
         while self._inflight and self.monotonic() < deadline and not self._broken:
-            if client.loop(0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            if not _network(client, 0.05):
                 return
         info = client.publish(self.status_topic, self.offline_payload, qos=1, retain=True)
         while self._check(info) and not info.is_published() and self.monotonic() < deadline:
-            if client.loop(0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            if not _network(client, 0.05):
                 return
 
     # -- paho callbacks (publisher thread) -------------------------------------------------------------
@@ -274,3 +277,26 @@ class Publisher:
         repeated = message == self.last_error and level < logging.ERROR
         self.last_error = message
         log.log(logging.DEBUG if repeated else level, "%s", message)
+
+
+def _network(client: mqtt.Client, wait: float) -> bool:
+    """One round of network I/O: read what arrived (up to ``wait`` s), write what is queued, keep alive.
+
+    Returns False once the connection is gone. TLS may hold decrypted bytes that ``select`` cannot see,
+    so pending ones are read without waiting (as paho's own loop does).
+    """
+    sock = client.socket()
+    if sock is None:
+        return False
+    pending = getattr(sock, "pending", None)
+    buffered = bool(pending and pending())
+    try:
+        readable, writable, _ = select.select([sock], [sock] if client.want_write() else [], [], 0.0 if buffered else wait)
+    except (OSError, ValueError, TypeError):  # closed under us
+        return False
+    ok = MQTTErrorCode.MQTT_ERR_SUCCESS
+    if (readable or buffered) and client.loop_read() != ok:
+        return False
+    if writable and client.socket() is not None and client.loop_write() != ok:
+        return False
+    return client.loop_misc() == ok
