@@ -45,14 +45,23 @@ class Actor:
         return self.new_id if self.switch_at is not None and t >= self.switch_at else self.id
 
     def crossing(self, polygon: Sequence[Point], *, entering: bool, after: float = -1e9) -> float:
-        """Truth: the first time after ``after`` its bottom-centre crosses into (out of) the polygon."""
+        """Truth: the first time after ``after`` its bottom-centre crosses into (out of) the polygon,
+        found by stepping 10 ms along the script and bisecting the step to a microsecond."""
+        def inside(t: float) -> bool:
+            return point_in_polygon(self.at(t), polygon)  # type: ignore[arg-type]
+
         t, end = max(self.path[0][0], after), self.path[-1][0]
-        was = point_in_polygon(self.at(t), polygon)  # type: ignore[arg-type]
-        while t <= end:
-            now = point_in_polygon(self.at(t), polygon)  # type: ignore[arg-type]
+        was = inside(t)
+        while t < end:
+            nxt = min(t + 0.01, end)
+            now = inside(nxt)
             if now != was and now == entering:
-                return t
-            was, t = now, t + 0.0005
+                lo, hi = t, nxt
+                while hi - lo > 1e-6:
+                    mid = (lo + hi) / 2
+                    lo, hi = (mid, hi) if inside(mid) == was else (lo, mid)
+                return hi
+            was, t = now, nxt
         raise ValueError(f"actor {self.id} never {'enters' if entering else 'leaves'} the polygon")
 
 
