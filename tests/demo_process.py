@@ -3,9 +3,11 @@
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -14,13 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from forecourt.demo.orchestrate import scratch_dir
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 class DemoProcess:
     def __init__(self, workdir: Path, *args: str) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        self.data = workdir / "data"
+        # In RAM where possible, as the demo itself does: the outboxes fsync every simulated event.
+        self.data = Path(tempfile.mkdtemp(prefix="forecourt-demo-test-", dir=scratch_dir())) / "data"
         self.stderr_path = workdir / "demo.stderr"
         self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -86,6 +91,7 @@ class DemoProcess:
             if self.proc.poll() is None:
                 self.proc.kill()
             self._stderr.close()
+            shutil.rmtree(self.data.parent, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
         """Processes still running whose command line names this demo's data directory."""
