@@ -2,7 +2,10 @@
 simulated clock -> outbox -> publisher -> a real Mosquitto, and every planned press and visit arrives."""
 
 import json
+import time
 from collections import Counter
+
+import pytest
 
 from forecourt.demo.driver import SimulatedStation
 from forecourt.demo.fleet import station_config
@@ -52,3 +55,23 @@ def test_a_day_of_history_arrives_at_the_broker_exactly_as_planned(broker, tmp_p
     assert overdue, "the skipped afternoon makes a restroom overdue"
     times = sorted(e["ts"] for e in events.values())
     assert times[0] >= "2025-11-10T00:00:00.000Z" and times[-1] < "2025-11-11T00:00:00.000Z"
+
+
+@pytest.mark.parametrize("camera", [False, True], ids=["simulated-visits", "camera-station"])
+def test_live_play_follows_the_plan_across_horizons(broker, tmp_path, camera):
+    profile = Profile("a", "Station A", "east/a", peak_vehicles_per_hour=40, camera=camera)
+    config = station_config(profile, 0, data_dir=tmp_path, broker_url=broker.url, password=broker.users["a"])
+    now = time.time()
+    station = SimulatedStation(profile, config, start=now - 60, seed=3).start()
+    try:
+        station.replay(now)
+        station.go_live()
+        steps = [now + s for s in (1000.0, 2500.0, 4000.0, 6500.0)]  # crosses the planning horizon several times
+        for step in steps:
+            station.advance(step)
+        expected = plan(profile, config, now, steps[-1], seed=3)  # history ended at now; live goes on from there
+        assert station.presses == len(expected.presses) > 0
+        assert station.visits == (0 if camera else len(expected.visits))
+        assert camera or station.visits > 0
+    finally:
+        station.stop()

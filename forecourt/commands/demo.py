@@ -9,7 +9,6 @@ import logging
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 log = logging.getLogger("forecourt.demo")
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             log.info("back-filling %g days of history for %d stations ...", options.days, len(demo.stations))
             demo.backfill()
         if not stop.is_set():
-            demo.go_live(until=time.time() + (args.duration or 7 * 86400) + 60)
+            demo.go_live()
             log.info("live: open the dashboard and log in with the token; Ctrl-C stops everything")
         stop.wait()
     finally:

@@ -22,6 +22,7 @@ from forecourt.protocol import format_epoch
 
 BOUNCE_SPREAD_S = 0.008  # cheap arcade buttons settle within ~10 ms; the sensors debounce 30 ms
 TICK_S = 60.0  # sensor timers (overdue restrooms, stuck buttons) run at least this often in history
+LIVE_HORIZON_S = 3600.0  # live plans are made an hour ahead, so a demo can run for days
 HISTORY_HEALTH_S = 900.0  # health every 15 simulated minutes: weeks of 60 s samples would swamp the history
 
 Item = tuple[float, int, object]  # (time, order at equal times, Edge | "settle" | VisitPlan)
@@ -141,19 +142,23 @@ class SimulatedStation:
         self._tick_history(end)
         self._played_to = end
 
-    def go_live(self, until: float) -> None:
-        """Follow the wall clock from now on; queue what the plan holds up to ``until``."""
+    def go_live(self) -> None:
+        """Follow the wall clock from now on, playing the plan as it comes due (an hour at a time)."""
         self.clock.go_live()
+        self._queue_until(time.time() + LIVE_HORIZON_S)
+
+    def _queue_until(self, until: float) -> None:
         day = plan(self.profile, self.config, self._played_to, until, self.seed)
         if self.profile.camera:  # the real camera pipeline reports this station's visits live
             day = DayPlan(day.presses, ())
-        with self._lock:
-            self._pending = deque(timeline(day, self.rng))
+        self._pending.extend(timeline(day, self.rng))
         self._played_to = until
 
     def advance(self, now: float) -> None:
         """Live: play every due edge and visit (stamped now, as a wire would be), then tick."""
         with self._lock:
+            if now + LIVE_HORIZON_S / 2 > self._played_to:
+                self._queue_until(now + LIVE_HORIZON_S)
             while self._pending and self._pending[0][0] <= now:
                 at, _, item = self._pending.popleft()
                 self._apply(at, item)

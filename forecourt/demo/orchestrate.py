@@ -162,9 +162,9 @@ class Demo:
         log.info("back-filled %.0f days for %d stations in %.1f s", self.options.days, len(self.stations), took)
         return took
 
-    def go_live(self, until: float) -> None:
+    def go_live(self) -> None:
         for station in self.stations:
-            station.go_live(until)
+            station.go_live()
         self._live = threading.Thread(target=self._live_loop, name="demo-live", daemon=True)
         self._live.start()
 
