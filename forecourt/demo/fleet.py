@@ -7,6 +7,7 @@ is ``examples/footage/vtest.avi`` through the real detector and tracker.
 
 import csv
 import io
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from forecourt.demo.simulator import Profile
 
 REPO = Path(__file__).resolve().parents[2]
 FOOTAGE = REPO / "examples" / "footage" / "vtest.avi"
+VTEST_CONFIG = REPO / "examples" / "vtest-station.toml"
 CAMERA_STATION = "oslo-sentrum"
 
 FLEET: tuple[Profile, ...] = (
@@ -73,14 +75,14 @@ def station_config(
         ],
     }
     if profile.camera:
-        # vtest.avi: a van and a car parked top-right (the "bay"), people crossing the road.
-        data["camera"] = {"source": str(FOOTAGE), "fps": camera_fps}
-        data["detector"] = {"threads": 1, "input_size": 416}
-        data["zones"] = [
-            {"id": "bay-1", "kind": "pump_bay", "polygon": [[615, 25], [768, 25], [768, 125], [615, 125]],
-             "classes": ["car", "truck", "bus", "person"]},
-            {"id": "road", "polygon": [[0, 185], [560, 165], [768, 95], [768, 470], [0, 265]], "classes": ["person"]},
-        ]
+        # The vision engineers' zones for vtest.avi (a van and a car parked top-right as two pump bays,
+        # people crossing the road); one detector thread leaves the other core to the rest of the demo.
+        vision = tomllib.loads(VTEST_CONFIG.read_text())
+        data["camera"] = {**vision.get("camera", {}), "source": str(FOOTAGE), "fps": camera_fps}
+        data["detector"] = {**vision.get("detector", {}), "threads": 1}
+        data["zones"] = vision["zones"]
+        if "tracker" in vision:
+            data["tracker"] = vision["tracker"]
     return StationConfig.model_validate(data)
 
 
