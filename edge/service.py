@@ -5,7 +5,14 @@ publisher (the link is "up" once it runs, connected or not: a station without a 
 recording), then the sensors and the camera. READY is sent once all of that runs; the main loop then
 ticks the sensors, samples health on schedule and pets the systemd watchdog. Stop runs in reverse.
 
-Several services can run in one process (the demo runs a fleet): nothing here is process-wide.
+Subsystems reach the outbox through a guard: a draft that is not a valid event (a bug in that subsystem)
+is logged as an error and counted in health instead of being raised into a GPIO callback or the camera
+thread, where it would stop the buttons or the camera (and, for the sensors' retry queue, block every
+later event). The outbox itself raises, so direct callers and tests see the error at its source.
+
+A camera or detector that cannot be set up leaves the buttons running: the error is logged and sent
+in every health message. Several services can run in one process (the demo runs a fleet): nothing here
+is process-wide.
 """
 
 import logging
@@ -16,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import StationConfig
+from edge.events import Draft, EventSink
 from edge.link.health import THERMAL, build_health, read_machine
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
 from forecourt import __version__
+from forecourt.errors import ProtocolError
 from forecourt.protocol import Health, Status, format_epoch
 from forecourt.sdnotify import notify, watchdog_interval
 from forecourt.settings import config_hash
@@ -54,6 +63,8 @@ class EdgeService:
         self.sensors: Any = None
         self.vision: Any = None
         self.started_at: float | None = None
+        self.vision_error: str | None = None
+        self._guards: dict[str, GuardedSink] = {}
         self._next_health = 0.0
         self._stop = threading.Event()
 
@@ -148,7 +159,17 @@ class EdgeService:
             sensors=_stats(self.sensors, "sensors"),
             vision=_stats(self.vision, "vision"),
             machine=read_machine(self.thermal),
+            notes=self._notes(),
         )
+
+    def _notes(self) -> dict[str, Any]:
+        notes: dict[str, Any] = {}
+        invalid = {name: guard.invalid for name, guard in self._guards.items() if guard.invalid}
+        if invalid:
+            notes["invalid_drafts"] = invalid
+        if self.vision_error:
+            notes["vision_error"] = self.vision_error[:300]
+        return notes
 
     # -- optional subsystems ---------------------------------------------------------------------------
 
@@ -158,19 +179,47 @@ class EdgeService:
         # Imported here: gpiozero loads only on stations with buttons.
         from edge.sensors import build_sensors
 
-        return build_sensors(self.config, self.outbox, pin_factory=self.pin_factory, clock=self.clock)
+        return build_sensors(self.config, self._guard("sensors"), pin_factory=self.pin_factory, clock=self.clock)
 
     def _build_vision(self) -> Any:
         if self.config.camera is None:
             return None
-        # Imported here: OpenCV and onnxruntime load only on stations with a camera.
-        from edge.vision.pipeline import start_pipeline
+        try:
+            # Imported here: OpenCV and onnxruntime load only on stations with a camera.
+            from edge.vision.pipeline import Pipeline
 
-        return start_pipeline(self.config, self.outbox)
+            pipeline = Pipeline.from_config(self.config, self._guard("vision"))
+            pipeline.start()
+        except Exception as err:  # the buttons must keep working without the camera
+            self.vision_error = f"{type(err).__name__}: {err}"
+            log.error("station %s runs without vision: %s", self.station, self.vision_error)
+            return None
+        return pipeline
+
+    def _guard(self, name: str) -> "GuardedSink":
+        assert self.outbox is not None
+        self._guards[name] = guard = GuardedSink(self.outbox, name)
+        return guard
 
     def _sd(self, state: str) -> None:
         if self.notify_systemd:
             notify(state)
+
+
+class GuardedSink:
+    """An :class:`EventSink` in front of the outbox for one subsystem: invalid drafts are logged and counted."""
+
+    def __init__(self, sink: EventSink, name: str) -> None:
+        self.sink = sink
+        self.name = name
+        self.invalid = 0
+
+    def emit(self, draft: Draft) -> None:
+        try:
+            self.sink.emit(draft)
+        except ProtocolError as err:
+            self.invalid += 1
+            log.error("%s produced an invalid %s event; it cannot be sent and is not kept: %s", self.name, draft.kind, err)
 
 
 def _stats(subsystem: Any, name: str) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from edge.config import StationConfig
 from forecourt.broker import Mosquitto
 
 
-def station_config(broker: Mosquitto, tmp_path: Path, station: str = "a", **sections: dict[str, Any]) -> StationConfig:
+def station_config(broker: Mosquitto, tmp_path: Path, station: str = "a", **sections: Any) -> StationConfig:
     """A station on ``broker`` with fast reconnects (tests wait on conditions, never on long backoffs)."""
     data: dict[str, Any] = {
         "station": {"id": station},
@@ -26,7 +26,7 @@ def station_config(broker: Mosquitto, tmp_path: Path, station: str = "a", **sect
         "outbox": {"path": str(tmp_path / f"{station}-outbox.db"), "replay_rate": 100_000},
     }
     for name, values in sections.items():
-        data[name] = {**data.get(name, {}), **values}
+        data[name] = {**data.get(name, {}), **values} if isinstance(values, dict) else values
     return StationConfig.model_validate(data)
 
 

@@ -1,6 +1,7 @@
 """Station health: a pure function from counters to a :class:`forecourt.protocol.Health`, plus the two
 tiny readers of the machine (CPU temperature, resident memory) that it needs."""
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,11 +32,13 @@ def build_health(
     sensors: Mapping[str, Any] | None,
     vision: Mapping[str, Any] | None,
     machine: Machine,
+    notes: Mapping[str, Any] | None = None,
 ) -> Health:
     """Everything HQ needs to tell a healthy station from a sick one, as of ``now`` (epoch seconds).
 
     ``sensors`` and ``vision`` are the subsystems' ``stats()`` (None when the subsystem does not run);
-    counters without a named Health field travel in ``extra`` so nothing a subsystem reports is lost.
+    counters without a named Health field travel in ``extra`` so nothing a subsystem reports is lost,
+    as do the service's own ``notes`` (e.g. drafts refused as invalid, a camera that could not start).
     """
     sensors = dict(sensors or {})
     vision = dict(vision or {}) if vision is not None else None
@@ -53,13 +56,16 @@ def build_health(
         extra["sensors"] = _plain(sensors)
     camera: dict[str, Any] = {}
     if vision is not None:
+        source = vision.get("camera") if isinstance(vision.get("camera"), Mapping) else {}
         camera = {
             "camera_fps": _non_negative(vision.pop("fps", vision.pop("achieved_fps", None))),
-            "camera_ok": _maybe(bool, vision.pop("camera_ok", None)),
+            "camera_ok": _maybe(bool, vision.pop("camera_ok", source.get("camera_ok"))),
             "frames_skipped": _maybe(int, vision.pop("frames_skipped", None)),
         }
         if vision:
             extra["vision"] = _plain(vision)
+    if notes:
+        extra.update(_plain(notes))
     oldest = outbox.oldest_stored_at
     return Health(
         id=new_id(),
@@ -89,16 +95,20 @@ def _maybe(kind: type, value: Any) -> Any:
 
 
 def _plain(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Only JSON-friendly scalars and small mappings go on the wire."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, bool | int | float | str) or value is None:
-            out[str(key)] = value
-        elif isinstance(value, Mapping):
-            out[str(key)] = _plain(value)
-        else:
-            out[str(key)] = str(value)
-    return out
+    """Only JSON-friendly values go on the wire; anything else is sent as its text."""
+    return {str(key): _json_value(value) for key, value in data.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return _plain(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return str(value)
 
 
 def read_cpu_temp(thermal: Path = THERMAL) -> float | None:

@@ -1,0 +1,148 @@
+"""The edge service wired whole: mock GPIO pins -> sensors -> outbox -> publisher -> a real Mosquitto."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edge.events import Draft
+from edge.service import EdgeService, GuardedSink
+from tests.link_helpers import Collector, station_config
+from tests.mqtt import Recorder
+
+T0 = 1_795_430_000.0
+KIOSK = {"id": "shop", "location": "shop", "scale": 3, "buttons": [17, 27, 22], "response_interval_s": 4}
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def press(factory, clock: Clock, pin: int, *, bounces: int = 2, hold_s: float = 0.2) -> None:
+    """A press as a cheap arcade button makes it: a few bounces within ~5 ms, then a clean hold."""
+    device = factory.pin(pin)
+    for _ in range(bounces):
+        device.drive_low()
+        clock.t += 0.002
+        device.drive_high()
+        clock.t += 0.002
+    device.drive_low()
+    clock.t += hold_s
+    device.drive_high()
+
+
+def test_a_kiosk_press_reaches_hq_as_one_rating_and_filtered_presses_reach_health(broker, tmp_path, mock_factory):
+    collector = Collector(broker)
+    clock = Clock(T0)
+    config = station_config(broker, tmp_path, kiosks=[KIOSK], health={"interval_s": 60})
+    service = EdgeService(config, pin_factory=mock_factory, clock=clock, notify_systemd=False).start()
+    try:
+        press(mock_factory, clock, 22)  # happiest
+        clock.t += 1.0
+        press(mock_factory, clock, 17)  # inside the response interval: filtered, not a rating
+        clock.t += 0.5
+        first = service.tick()  # the first tick samples health at once
+        assert first is not None and first.filtered_presses == {"shop": 1}
+        assert service.tick() is None  # the next is due in 60 s
+        clock.t += 60
+        assert service.tick() is not None
+        assert collector.wait_for(lambda c: len(c.events) >= 1 and len(c.health) >= 2)
+        assert [(e["kind"], e["seq"], e["kiosk"], e["score"], e["scale"]) for e in collector.events] == [
+            ("rating", 1, "shop", 3, 3)
+        ]
+        assert [h["filtered_presses"] for h in collector.health] == [{"shop": 1}, {"shop": 1}]
+        assert collector.health[1]["uptime_s"] == pytest.approx(61.5 + 2 * 0.208)
+    finally:
+        service.stop()
+        service.stop()  # twice is harmless (signal handler and finally both call it)
+        collector.close()
+    assert collector.statuses[-1][0] == {"state": "offline"}
+
+
+def test_without_a_broker_the_station_records_and_reports_it_in_health(tmp_path, mock_factory):
+    from forecourt.broker import free_port
+
+    class Nowhere:
+        url, users = f"mqtt://127.0.0.1:{free_port()}", {"a": "x"}
+
+    clock = Clock(T0)
+    service = EdgeService(station_config(Nowhere, tmp_path, kiosks=[KIOSK]), pin_factory=mock_factory,
+                          clock=clock, notify_systemd=False).start()
+    try:
+        press(mock_factory, clock, 22, bounces=0)
+        clock.t += 1
+        service.tick()
+        deadline = time.monotonic() + 5
+        while service.publisher.last_error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        health = service.sample_health()
+        assert (health.outbox_depth, service.outbox.stats().events, health.published) == (2, 1, 0)  # + a health sample
+        assert health.extra["link_connected"] is False and "cannot reach broker" in health.extra["link_last_error"]
+    finally:
+        service.stop()
+
+
+def test_an_invalid_draft_from_a_subsystem_is_counted_not_raised_into_its_thread(tmp_path, caplog):
+    from forecourt.broker import free_port
+
+    class Nowhere:
+        url, users = f"mqtt://127.0.0.1:{free_port()}", {"a": "x"}
+
+    service = EdgeService(station_config(Nowhere, tmp_path), notify_systemd=False).start()
+    try:
+        guard = GuardedSink(service.outbox, "vision")
+        service._guards["vision"] = guard
+        guard.emit(Draft("visit", T0, {"bay": "bay-1"}))  # a visit without its times
+        guard.emit(Draft("cleaning", T0, {"restroom": "ladies"}))  # the next one is unaffected
+        assert service.outbox.stats().last_seq == 1
+        assert service.sample_health().extra["invalid_drafts"] == {"vision": 1}
+        assert any("vision produced an invalid visit event" in r.getMessage() for r in caplog.records)
+    finally:
+        service.stop()
+
+
+def test_a_camera_that_cannot_start_leaves_the_buttons_running(broker, tmp_path, mock_factory):
+    config = station_config(
+        broker, tmp_path, kiosks=[KIOSK],
+        camera={"source": str(tmp_path / "no-such-video.mp4")}, detector={"model": str(tmp_path / "missing.onnx")},
+    )
+    service = EdgeService(config, pin_factory=mock_factory, notify_systemd=False).start()
+    try:
+        assert service.vision is None and service.sensors is not None
+        assert "missing.onnx" in service.sample_health().extra["vision_error"]
+    finally:
+        service.stop()
+
+
+def test_forecourt_edge_runs_until_sigterm_and_leaves_offline_behind(broker, tmp_path):
+    path = tmp_path / "station.toml"
+    path.write_text(
+        f'[station]\nid = "a"\n[mqtt]\nurl = "{broker.url}"\npassword = "{broker.users["a"]}"\n'
+        f'[outbox]\npath = "{tmp_path / "outbox.db"}"\n'
+        '[[kiosks]]\nid = "shop"\nlocation = "shop"\nscale = 3\nbuttons = [17, 27, 22]\n'
+    )
+    status = Recorder(broker, topic="forecourt/v1/a/status")
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    edge = subprocess.Popen(
+        [sys.executable, "-m", "forecourt", "edge", "--config", str(path), "--simulate"],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert status.wait_for(lambda msgs: any(json.loads(p)["state"] == "online" for _, p, _ in msgs), timeout=30)
+        edge.send_signal(signal.SIGTERM)
+        assert edge.wait(15) == 0
+        assert status.wait_for(lambda msgs: json.loads(msgs[-1][1]) == {"state": "offline"})
+    finally:
+        if edge.poll() is None:
+            edge.kill()
+            edge.wait()
+        status.close()
+    assert "SIGTERM received; stopping" in edge.stderr.read()
