@@ -46,18 +46,22 @@ def draw(
         _poly(out, zone.polygon, ZONE, 1)
         x, y = (int(v) for v in zone.polygon[0])
         _text(out, f"{zone.id} ({len(zone.occupants())})", (x + 3, y + 14), ZONE)
+    lines = []
     for bay in bays:
         _poly(out, bay.bay.polygon, BAY, 2)
         if bay.service.polygon != bay.bay.polygon:
             _poly(out, bay.service.polygon, SERVICE, 1)
-        x = int(min(p[0] for p in bay.bay.polygon))
-        y = int(max(p[1] for p in bay.bay.polygon))
-        for i, (tid, arrived, stopped, greeted) in enumerate(bay.active()):
-            parts = [f"{bay.id} #{tid} in {now - arrived:.1f}s"]
+        for tid, arrived, stopped, greeted in bay.active():
+            parts = [f"{bay.id} #{tid}: in {now - arrived:.1f}s"]
             if stopped is not None:
                 parts.append(f"stopped {now - stopped:.1f}s")
-                parts.append(f"greet {greeted - stopped:.1f}s" if greeted is not None else "waiting")
-            _text(out, " | ".join(parts), (x, y + 16 + 16 * i), BAY)
+                parts.append(f"greeted after {greeted - stopped:.1f}s" if greeted is not None else "not greeted yet")
+            lines.append(", ".join(parts))
+    # Timers go in one panel top-left: neighbouring bays' labels would overlap next to their polygons.
+    if lines:
+        cv2.rectangle(out, (0, 0), (max(len(line) for line in lines) * 8 + 10, 18 * len(lines) + 6), (0, 0, 0), -1)
+    for i, line in enumerate(lines):
+        _text(out, line, (5, 17 + 18 * i), BAY)
     for t in lost:
         cv2.rectangle(out, (int(t.x1), int(t.y1)), (int(t.x2), int(t.y2)), (128, 128, 128), 1)
     for t in tracks:
