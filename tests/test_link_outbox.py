@@ -8,7 +8,7 @@ import pytest
 
 from edge.events import Draft
 from edge.link.outbox import Outbox
-from forecourt.errors import ProtocolError
+from forecourt.errors import ConfigError, ProtocolError
 from forecourt.protocol import Health, decode, format_epoch, new_id, parse_ts
 
 AT = 1_795_430_000.25  # 2026-11-23T10:33:20.250Z
@@ -158,3 +158,12 @@ def test_an_outbox_written_by_another_connection_is_read_back_whole(tmp_path):
     with sqlite3.connect(tmp_path / "o.db") as conn:
         rows = conn.execute("SELECT seq, kind, id, topic FROM outbox").fetchall()
     assert rows == [(1, "rating", event.id, "forecourt/v1/a/event/rating")]
+
+
+def test_an_outbox_path_that_cannot_be_opened_is_a_config_error_naming_it(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match=r"outbox.path: cannot open .*file/o.db"):
+        Outbox(tmp_path / "file" / "o.db", station="a")
+    (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigError, match="junk.db"):
+        Outbox(tmp_path / "junk.db", station="a")

@@ -135,3 +135,29 @@ def test_a_missing_ca_file_fails_at_start_up_naming_the_key(tmp_path):
     with pytest.raises(ConfigError, match="mqtt.ca_file"):
         Publisher(outbox, MqttSettings(url="mqtts://127.0.0.1:1", ca_file=tmp_path / "ca.pem"), station="a", birth=BIRTH)
     outbox.close()
+
+
+def test_a_backlog_is_replayed_no_faster_than_the_configured_rate(broker, tmp_path):
+    # The publisher's clock is frozen: only the burst may go until the test lets time pass.
+    now = [1000.0]
+    collector = Collector(broker)
+    outbox = Outbox(tmp_path / "o.db", station="a")
+    for _ in range(120):
+        outbox.emit(Draft("rating", time.time(), rating()))
+    publisher = Publisher(
+        outbox, settings(broker), station="a", birth=BIRTH, window=100, rate=50.0, monotonic=lambda: now[0]
+    )
+    publisher.start()
+    try:
+        assert collector.wait_for(lambda c: len(c.events) == 50)
+        assert not collector.wait_for(lambda c: len(c.events) > 50, timeout=0.3)
+        now[0] += 1.0  # one second: 50 more
+        assert collector.wait_for(lambda c: len(c.events) == 100)
+        assert not collector.wait_for(lambda c: len(c.events) > 100, timeout=0.2)
+        now[0] += 1.0
+        assert collector.wait_for(lambda c: len(c.events) == 120)
+    finally:
+        now[0] += 10.0  # let the goodbye's deadline pass normally
+        publisher.stop()
+        collector.close()
+        outbox.close()

@@ -32,7 +32,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from edge.events import Draft
-from forecourt.errors import ProtocolError
+from forecourt.errors import ConfigError, ProtocolError
 from forecourt.protocol import EVENT_KINDS, Event, Health, describe, encode, format_epoch, new_id
 
 log = logging.getLogger(__name__)
@@ -100,13 +100,16 @@ class Outbox:
         self.health_thinned = 0
         self._lock = threading.RLock()
         self._listeners: list[Callable[[], None]] = []
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        self.db = Database(conn)
-        migrations.apply(self.db)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self.db = Database(conn)
+            migrations.apply(self.db)
+        except (OSError, sqlite3.Error) as err:
+            raise ConfigError(f"outbox.path: cannot open {path}: {err}") from None
         self._conn = conn
         self.stored_bytes = self._scalar(f"SELECT coalesce(sum(length(topic) + length(payload) + {ROW_OVERHEAD}), 0) FROM outbox")
 
