@@ -22,10 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class DemoProcess:
-    def __init__(self, workdir: Path, *args: str) -> None:
+    def __init__(self, workdir: Path, *args: str, data: Path | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         # In RAM where possible, as the demo itself does: the outboxes fsync every simulated event.
-        self.data = Path(tempfile.mkdtemp(prefix="forecourt-demo-test-", dir=scratch_dir())) / "data"
+        self._owns_data = data is None
+        self.data = data or Path(tempfile.mkdtemp(prefix="forecourt-demo-test-", dir=scratch_dir())) / "data"
         self.stderr_path = workdir / "demo.stderr"
         self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -91,7 +92,8 @@ class DemoProcess:
             if self.proc.poll() is None:
                 self.proc.kill()
             self._stderr.close()
-            shutil.rmtree(self.data.parent, ignore_errors=True)
+            if self._owns_data:
+                shutil.rmtree(self.data.parent, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
         """Processes still running whose command line names this demo's data directory."""

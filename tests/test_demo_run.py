@@ -54,3 +54,16 @@ def test_a_signal_stops_everything_it_started(demo_factory, sig):
     assert any("mosquitto" in p for p in running) and any("collector" in p for p in running)
     assert demo.stop(sig) == 0
     assert demo.leftovers() == []
+
+
+def test_a_data_directory_with_history_is_not_back_filled_twice(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    data.joinpath("collector.db").write_bytes(b"")
+    demo = DemoProcess(tmp_path / "run", *SMALL, data=data)
+    try:
+        assert demo.proc.wait(60) == 1
+        assert "--days 0" in demo.stderr() and demo.lines == []
+        assert demo.leftovers() == []
+    finally:
+        demo.stop(signal.SIGKILL, timeout=10)

@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edge.config import StationConfig
@@ -60,7 +60,6 @@ class Urls:
     dashboard: str = ""
     mqtt: str = ""
     token: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def scratch_dir() -> str | None:
@@ -117,6 +116,9 @@ class Demo:
 
     def start(self) -> Urls:
         """Broker, collector and fleet, ready for a browser; history is still back-filling afterwards."""
+        if (self.dir / "collector.db").exists() and self.options.days > 0:
+            # Back-filling again would add a second, different history on top of the first.
+            raise DemoError(f"{self.dir} already holds a demo's history; use --days 0 to carry on with it, or a new --data DIR")
         profiles = FLEET[: self.options.stations]
         if not self.options.camera:
             profiles = tuple(replace(p, camera=False) for p in profiles)
