@@ -139,3 +139,23 @@ def test_stop_is_honoured_while_the_camera_delivers_nothing():
     pipeline.run()
     assert camera.reads == 50 and pipeline.frames_done == 0
     assert pipeline.stats()["camera"] == {"camera_ok": False} and pipeline.stats()["fps"] == 0.0
+
+
+def test_the_live_thread_skips_a_failing_frame_but_a_foreground_run_raises():
+    class Flaky(ScriptedDetector):
+        def detect(self, image):
+            if float(image[0, 0, 0]) == 2.0:
+                raise ValueError("corrupt frame")
+            return super().detect(image)
+
+    times = scenes.frame_times(0, 30, 5)
+    car = scenes.forecourt().actors[4]
+    for keep_going in (True, False):
+        pipeline = Pipeline(frames_for(times), Flaky(scenes.detections([car], times)), Tracker(), Scene(), ListSink())
+        if keep_going:
+            pipeline.start().join(timeout=30)
+            assert pipeline.frames_done == len(times) - 1
+            assert pipeline.stats()["frame_errors"] == 1 and "corrupt frame" in pipeline.stats()["error"]
+        else:
+            with pytest.raises(ValueError, match="corrupt frame"):
+                pipeline.run()

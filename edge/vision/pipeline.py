@@ -6,6 +6,7 @@ detector unless the motion gate says nothing moved, and passes drafts to an :cla
 carry protocol fields only - times, ids, durations - never pixels.
 """
 
+import logging
 import threading
 import time
 from collections import deque
@@ -20,6 +21,8 @@ from edge.vision.detection import Detection, Frame
 from edge.vision.tracker import Track, Tracker
 from edge.vision.visits import PumpBay, VisitRecord
 from edge.vision.zones import Zone
+
+log = logging.getLogger("forecourt.vision")
 
 
 class DetectorLike(Protocol):
@@ -117,7 +120,7 @@ class Pipeline:
         self._last_ts: float | None = None
         self._times: deque[float] = deque(maxlen=64)  # processing clock, for achieved fps
         self._detect_s: deque[float] = deque(maxlen=64)
-        self.frames_done = self.frames_skipped = self.events = 0
+        self.frames_done = self.frames_skipped = self.events = self.frame_errors = 0
         self.tracks: list[Track] = []
         self.error: str | None = None
 
@@ -179,13 +182,25 @@ class Pipeline:
         self._emit(drafts)
         return drafts
 
-    def run(self) -> None:
-        """Process frames until they end or :meth:`stop` is called, then flush."""
+    def run(self, *, keep_going: bool = False) -> None:
+        """Process frames until they end or :meth:`stop` is called, then flush.
+
+        With ``keep_going`` (the live thread) a frame that fails is logged, counted in ``stats()`` and
+        skipped: one corrupt frame must not end vision for the day. Otherwise the error propagates.
+        """
         try:
             for frame in self._frames():
-                self.step(frame)
-        except Exception as err:  # a vision failure must not take the station's other services down
-            self.error = f"{type(err).__name__}: {err}"
+                try:
+                    self.step(frame)
+                except Exception as err:
+                    self.error = f"{type(err).__name__}: {err}"
+                    self.frame_errors += 1
+                    if not keep_going:
+                        raise
+                    if self.frame_errors == 1 or self.frame_errors % 100 == 0:
+                        log.exception("vision: frame %d failed (%d so far)", frame.index, self.frame_errors)
+        except Exception as err:  # the frame source itself failed: say so in stats() before ending
+            self.error = self.error or f"{type(err).__name__}: {err}"
             raise
         finally:
             self.close()
@@ -208,7 +223,7 @@ class Pipeline:
                 return
 
     def start(self) -> threading.Thread:
-        self._thread = threading.Thread(target=self.run, name="vision", daemon=True)
+        self._thread = threading.Thread(target=self.run, kwargs={"keep_going": True}, name="vision", daemon=True)
         self._thread.start()
         return self._thread
 
@@ -229,6 +244,7 @@ class Pipeline:
             "tracks": len(self.tracks),
             "events": self.events,
             "pass_throughs": self.scene.passes,
+            "frame_errors": self.frame_errors,
             "error": self.error,
         }
         camera_stats = getattr(self.frames, "stats", None)
