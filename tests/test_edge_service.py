@@ -146,3 +146,31 @@ def test_forecourt_edge_runs_until_sigterm_and_leaves_offline_behind(broker, tmp
             edge.wait()
         status.close()
     assert "SIGTERM received; stopping" in edge.stderr.read()
+
+
+def test_a_camera_station_runs_vision_and_reports_its_fps_in_health(tmp_path):
+    from pathlib import Path
+
+    from forecourt.broker import free_port
+
+    footage = Path(__file__).resolve().parents[1] / "examples" / "footage" / "vtest.avi"
+
+    class Nowhere:
+        url, users = f"mqtt://127.0.0.1:{free_port()}", {"a": "x"}
+
+    config = station_config(
+        Nowhere, tmp_path, camera={"source": str(footage), "fps": 10},
+        zones=[{"id": "door", "polygon": [[0, 0], [300, 0], [300, 300], [0, 300]], "classes": ["person"]}],
+    )
+    service = EdgeService(config, notify_systemd=False).start()
+    try:
+        assert service.vision is not None, service.vision_error
+        deadline = time.monotonic() + 20
+        while service.vision.stats()["frames"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        health = service.sample_health()
+        assert health.camera_ok is True and health.camera_fps > 0
+        assert health.extra["vision"]["frames"] >= 5
+    finally:
+        service.stop()
+    assert service.vision is None
