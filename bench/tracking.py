@@ -16,6 +16,12 @@ Baseline: ``supervision`` 0.31 removed ``sv.ByteTrack``; its maintained successo
 ``trackers`` package (``ByteTrackTracker``), which runs on numpy 2 in the project's own venv, so both
 trackers see identical inputs in one process. ``motmetrics`` 1.4 breaks on numpy 2 (``np.asfarray``), so
 only its data files are used: from an installed copy, or its wheel fetched with ``pip download``.
+
+The issue named supervision's own ByteTrack: for those rows (and a motmetrics cross-check of our
+scores), make a separate numpy-1 venv - they cannot live in the product's numpy-2 venv:
+
+    python3 -m venv /tmp/svbench && /tmp/svbench/bin/pip install supervision==0.30.9 motmetrics==1.4.0 "numpy<2"
+    .venv/bin/python bench/tracking.py --supervision-python /tmp/svbench/bin/python
 """
 
 import argparse

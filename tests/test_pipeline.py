@@ -159,3 +159,30 @@ def test_the_live_thread_skips_a_failing_frame_but_a_foreground_run_raises():
         else:
             with pytest.raises(ValueError, match="corrupt frame"):
                 pipeline.run()
+
+
+def test_from_config_wires_zones_bays_tracker_and_uniform_hints():
+    from edge.config import StationConfig
+
+    cfg = StationConfig.model_validate({
+        "station": {"id": "st-1"},
+        "detector": {"motion_gate": False},
+        "tracker": {"new_track_score": 0.8, "lost_s": 2.0},
+        "zones": [
+            {"id": "bay-2", "kind": "pump_bay", "polygon": scenes.BAY2, "service_area": scenes.SERVICE2,
+             "uniform_colour": "#c8c8c8", "uniform_tolerance": 20, "roll_up_s": 2.0},
+            {"id": "road", "polygon": scenes.rect(0, 450, 800, 600), "classes": ["person"]},
+        ],
+    })
+    times = scenes.frame_times(0, 30, 5)
+    scene_def = scenes.forecourt()
+    detector = ScriptedDetector(scenes.detections([scene_def.actors[4], scene_def.actors[5]], times))
+    sink = ListSink()
+    pipeline = Pipeline.from_config(cfg, sink, frames=frames_for(times), detector=detector)
+    assert pipeline.gate is None and pipeline.tracker.new_track_score == 0.8 and pipeline.tracker.lost_s == 2.0
+    assert [z.id for z in pipeline.scene.zones] == ["bay-2", "road"] and [b.id for b in pipeline.scene.bays] == ["bay-2"]
+    assert pipeline.uniforms == {"bay-2": ((200, 200, 200), 20.0)} and pipeline.scene.bays[0].roll_up_s == 2.0
+    pipeline.run()
+    (visit,) = [d for d in sink.drafts if d.kind == "visit"]
+    assert visit.fields["greet_s"] == pytest.approx(11.07, abs=0.3)  # the grey (200) frames make everyone uniformed
+    assert {d.fields["zone"] for d in sink.drafts if d.kind == "zone"} == {"bay-2", "road"}
