@@ -151,3 +151,12 @@ def test_a_station_managers_token_sees_only_their_station_and_403s_read_as_such(
     page.goto(demo.urls()["Dashboard"] + "#/station/bodo")
     page.wait_for_selector("#station-title")
     assert "Bodø" in page.inner_text("#station-title")
+
+
+def test_a_regional_managers_board_starts_at_their_region(page, demo):
+    token = demo.add_user("manager-west", "region:west")
+    login(page, demo, token=token)
+    page.wait_for_selector("#leaderboard tbody tr[data-station]")
+    listed = page.eval_on_selector_all("#leaderboard tbody tr[data-station]", "rows => rows.map(r => r.dataset.station)")
+    assert sorted(listed) == sorted(p.station for p in FLEET if p.region.startswith("west/"))
+    assert page.locator("[data-test=out-of-scope]").count() == 0

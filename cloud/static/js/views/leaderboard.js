@@ -68,8 +68,10 @@ function breadcrumb(region, go, period) {
   return h("nav", { class: "crumbs", "data-test": "crumbs" }, crumbs);
 }
 
-export async function render(root, { params, go }) {
-  const region = params.get("region") || "";
+export async function render(root, { params, go, me }) {
+  // A regional manager's board starts at their region: the chain-wide ranking is not theirs to see.
+  const ownRegion = me && me.role.startsWith("region:") ? me.role.slice("region:".length) : "";
+  const region = params.get("region") || ownRegion;
   let period = params.get("period") === "week" ? "week" : "month";
   let rankings = [];
   let stations = [];
