@@ -15,10 +15,18 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.config import StationConfig
-from forecourt.broker import Mosquitto
+from forecourt.broker import Mosquitto, free_port
 
 
-def station_config(broker: Mosquitto, tmp_path: Path, station: str = "a", **sections: Any) -> StationConfig:
+class Unreachable:
+    """Stands in for a broker in :func:`station_config` when a test wants the link down: a free port nobody serves."""
+
+    def __init__(self) -> None:
+        self.url = f"mqtt://127.0.0.1:{free_port()}"
+        self.users = {"a": "unused"}
+
+
+def station_config(broker: "Mosquitto | Unreachable", tmp_path: Path, station: str = "a", **sections: Any) -> StationConfig:
     """A station on ``broker`` with fast reconnects (tests wait on conditions, never on long backoffs)."""
     data: dict[str, Any] = {
         "station": {"id": station},

@@ -6,12 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from edge.events import Draft
 from edge.service import EdgeService, GuardedSink
-from tests.link_helpers import Collector, station_config
+from tests.link_helpers import Collector, Unreachable, station_config
 from tests.mqtt import Recorder
 
 T0 = 1_795_430_000.0
@@ -68,13 +69,8 @@ def test_a_kiosk_press_reaches_hq_as_one_rating_and_filtered_presses_reach_healt
 
 
 def test_without_a_broker_the_station_records_and_reports_it_in_health(tmp_path, mock_factory):
-    from forecourt.broker import free_port
-
-    class Nowhere:
-        url, users = f"mqtt://127.0.0.1:{free_port()}", {"a": "x"}
-
     clock = Clock(T0)
-    service = EdgeService(station_config(Nowhere, tmp_path, kiosks=[KIOSK]), pin_factory=mock_factory,
+    service = EdgeService(station_config(Unreachable(), tmp_path, kiosks=[KIOSK]), pin_factory=mock_factory,
                           clock=clock, notify_systemd=False).start()
     try:
         press(mock_factory, clock, 22, bounces=0)
@@ -91,12 +87,7 @@ def test_without_a_broker_the_station_records_and_reports_it_in_health(tmp_path,
 
 
 def test_an_invalid_draft_from_a_subsystem_is_counted_not_raised_into_its_thread(tmp_path, caplog):
-    from forecourt.broker import free_port
-
-    class Nowhere:
-        url, users = f"mqtt://127.0.0.1:{free_port()}", {"a": "x"}
-
-    service = EdgeService(station_config(Nowhere, tmp_path), notify_systemd=False).start()
+    service = EdgeService(station_config(Unreachable(), tmp_path), notify_systemd=False).start()
     try:
         guard = GuardedSink(service.outbox, "vision")
         service._guards["vision"] = guard
@@ -149,17 +140,10 @@ def test_forecourt_edge_runs_until_sigterm_and_leaves_offline_behind(broker, tmp
 
 
 def test_a_camera_station_runs_vision_and_reports_its_fps_in_health(tmp_path):
-    from pathlib import Path
-
-    from forecourt.broker import free_port
-
     footage = Path(__file__).resolve().parents[1] / "examples" / "footage" / "vtest.avi"
 
-    class Nowhere:
-        url, users = f"mqtt://127.0.0.1:{free_port()}", {"a": "x"}
-
     config = station_config(
-        Nowhere, tmp_path, camera={"source": str(footage), "fps": 10},
+        Unreachable(), tmp_path, camera={"source": str(footage), "fps": 10},
         zones=[{"id": "door", "polygon": [[0, 0], [300, 0], [300, 300], [0, 300]], "classes": ["person"]}],
     )
     service = EdgeService(config, notify_systemd=False).start()
