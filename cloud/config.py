@@ -14,6 +14,10 @@ class CollectorMqtt(MqttSettings):
     client_id: str = Field("forecourt-collector-1", description="Stable client id: the persistent session is keyed on it")
     share_group: str = Field("forecourt", description="Shared-subscription group; collectors in one group split the fleet")
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0, description="How long the broker keeps our queue while we are away")
+    receive_maximum: int = Field(
+        65535, ge=1, le=65535,
+        description="Unacknowledged messages the broker may send us at once; must exceed ingest.batch_size",
+    )
 
 
 class DatabaseSettings(Section):

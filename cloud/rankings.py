@@ -69,11 +69,17 @@ def parse_period(kind: str, at: str | None, now: datetime) -> Period:
 
 
 def _totals(db: Database, period: Period, station_where: str, params: list) -> dict[str, Totals]:
+    """A month is one stored month row per station; a week sums seven day rows."""
+    if period.kind == "month":
+        bucket_sql, bucket_args = "period = 'month' AND bucket = ?", [period.label]
+    else:
+        bucket_sql = "period = 'day' AND bucket >= ? AND bucket < ?"
+        bucket_args = [period.start.strftime("%Y-%m-%d"), period.end.strftime("%Y-%m-%d")]
     sums = ", ".join(f"SUM({name})" for name in _SUMS)
     rows = db.execute(
-        f"""SELECT station, {sums} FROM rollups WHERE period = 'day' AND bucket >= ? AND bucket < ?
+        f"""SELECT station, {sums} FROM rollups WHERE {bucket_sql}
             AND station IN (SELECT id FROM stations WHERE {station_where}) GROUP BY station""",
-        [period.start.strftime("%Y-%m-%d"), period.end.strftime("%Y-%m-%d"), *params],
+        [*bucket_args, *params],
     )
     return {row[0]: Totals(*row[1:]) for row in rows}
 

@@ -136,7 +136,17 @@ def run_rollups(db: Database, now: datetime, goals: GoalSettings, *, limit: int 
             hours = _rows(db, "station = ? AND period = 'hour' AND bucket >= ? AND bucket < ?", [station, day, day + "U"])
             complete = hour_start(day + "T00") + timedelta(days=1) <= now
             _upsert(db, station, "day", day, complete, merge(hours))
+        roll_up_months(db, {(station, day[:7]) for station, day in days}, now)
     return len(seen)
+
+
+def roll_up_months(db: Database, months: set[tuple[str, str]], now: datetime) -> None:
+    """Month rows from day rows, so a month's ranking reads one row per station instead of thirty."""
+    for station, month in sorted(months):
+        days = _rows(db, "station = ? AND period = 'day' AND bucket >= ? AND bucket < ?", [station, month, month + "."])
+        start = hour_start(month + "-01T00")
+        complete = (start + timedelta(days=32)).replace(day=1) <= now
+        _upsert(db, station, "month", month, complete, merge(days))
 
 
 def mark_all_hours(db: Database, station: str, start: datetime, end: datetime) -> None:
@@ -152,7 +162,7 @@ def metrics(
     scope: tuple[str, list] = ("1", []), start: str | None = None, end: str | None = None,
 ) -> list[dict]:
     """Figures per bucket (hour, day or month) for one station or all stations of a region in scope."""
-    period, width = ("hour", 13) if bucket == "hour" else ("day", 10)
+    period, width = {"hour": ("hour", 13), "day": ("day", 10), "month": ("month", 7)}[bucket]
     clauses, params = ["period = ?"], [period]
     if station is not None:
         clauses.append("station = ?")
@@ -170,7 +180,7 @@ def metrics(
         params.append(end[:width])
     groups: dict[str, list[dict]] = defaultdict(list)
     for row in _rows(db, " AND ".join(clauses), params):
-        groups[row["bucket"][:7] if bucket == "month" else row["bucket"]].append(row)
+        groups[row["bucket"]].append(row)
     return [{"bucket": bucket_ts(key), **figures(merge(rows))} for key, rows in sorted(groups.items())]
 
 

@@ -13,11 +13,12 @@ The standard error of each share is ``sqrt(p'(1 - p') / (n + 2))`` with ``p' = (
 ``score ± z * sqrt(sum((w_i / W)^2 * se_i^2))`` clipped to 0-100.
 """
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cloud.config import ScoreSettings
+from cloud.config import ScoreSettings, ScoreWeights
 
 Band = Literal["good", "review", "exposure", "insufficient"]
 
@@ -73,12 +74,17 @@ def components(t: Totals, settings: ScoreSettings) -> dict[str, tuple[float, flo
     }
 
 
+@functools.lru_cache(maxsize=8)
+def _weights(weights: ScoreWeights) -> dict[str, float]:
+    return weights.model_dump()
+
+
 def service_score(t: Totals, period_s: float, settings: ScoreSettings) -> Score:
     """The score of ``t`` gathered over a period of ``period_s`` seconds (elapsed so far, if it is running)."""
     online_share = min(1.0, t.online_s / period_s) if period_s > 0 else 0.0
     parts = components(t, settings)
     shown = {name: (round(100 * part[0], 2) if part else None) for name, part in parts.items()}
-    weights = settings.weights.model_dump()
+    weights = _weights(settings.weights)
     present = {name: part for name, part in parts.items() if part is not None and weights[name] > 0}
     total_weight = sum(weights[name] for name in present)
     if online_share < settings.min_online_share or len(present) < settings.min_components or not total_weight:

@@ -1,0 +1,178 @@
+"""The collector's pure pieces, table-tested: seq gaps, deadlines, percentiles, intervals, score, roles,
+regions, CSV, periods; and the users/stations commands on a real database file."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from cloud.alerts import add_working_days
+from cloud.auth import AuthError, Role, authenticate, parse_role
+from cloud.config import ScoreSettings
+from cloud.figures import measure, percentile, timeline
+from cloud.ingest import SeqChange, seq_change, split_gap
+from cloud.rankings import PeriodError, parse_period
+from cloud.registry import RegistryError, parse_csv, region_sql
+from cloud.score import Totals, service_score
+from cloud.store import open_db
+from forecourt.cli import main
+
+
+def d(text: str) -> datetime:
+    return datetime.fromisoformat(text + "+00:00")
+
+
+@pytest.mark.parametrize(("last", "seq", "change"), [
+    (None, 500, SeqChange(500)),
+    (4, 5, SeqChange(5)),
+    (4, 8, SeqChange(8, gap=(5, 7))),
+    (8, 6, SeqChange(8, fills=6)),
+    (8, 8, SeqChange(8, fills=8)),
+])
+def test_seq_change(last, seq, change):
+    assert seq_change(last, seq) == change
+
+
+@pytest.mark.parametrize(("gap", "seq", "left"), [
+    ((5, 7), 5, [(6, 7)]), ((5, 7), 6, [(5, 5), (7, 7)]), ((5, 7), 7, [(5, 6)]), ((5, 5), 5, []),
+])
+def test_split_gap(gap, seq, left):
+    assert split_gap(*gap, seq) == left
+
+
+@pytest.mark.parametrize(("start", "due"), [
+    ("2026-11-06T10:00", "2026-11-11T10:00"),  # Friday -> Wednesday
+    ("2026-11-07T10:00", "2026-11-11T10:00"),  # Saturday -> Wednesday
+    ("2026-11-08T23:30", "2026-11-11T23:30"),  # Sunday -> Wednesday
+    ("2026-11-02T08:00", "2026-11-05T08:00"),  # Monday -> Thursday
+    ("2026-11-04T08:00", "2026-11-09T08:00"),  # Wednesday -> Monday
+])
+def test_three_working_days_skip_the_weekend(start, due):
+    assert add_working_days(d(start), 3) == d(due)
+
+
+@pytest.mark.parametrize(("hist", "p", "value"), [
+    ({}, 0.5, None), ({"7": 1}, 0.9, 7.0), ({"10": 1, "20": 1}, 0.5, 10.0), ({"10": 1, "20": 1}, 0.9, 20.0),
+    ({"5": 9, "100": 1}, 0.9, 5.0), ({"5": 8, "100": 2}, 0.9, 100.0), ({"30": 2, "4": 2}, 0.5, 4.0),
+])
+def test_nearest_rank_percentile(hist, p, value):
+    assert percentile(hist, p) == value
+
+
+def test_timeline_and_measure():
+    changes = [(d("2026-11-06T06:00"), True), (d("2026-11-06T06:30"), True), (d("2026-11-06T07:00"), False),
+               (d("2026-11-06T08:00"), True)]
+    spans = timeline(changes, until=d("2026-11-06T08:15"))
+    assert spans == [(d("2026-11-06T06:00"), d("2026-11-06T07:00")), (d("2026-11-06T08:00"), d("2026-11-06T08:15"))]
+    assert measure(spans) == 4500
+    assert measure([(d("2026-11-06T06:00"), d("2026-11-06T07:00")), (d("2026-11-06T06:30"), d("2026-11-06T06:45"))]) == 3600
+
+
+SETTINGS = ScoreSettings(min_ratings=10, min_visits=10)
+FULL_DAY = 86400.0
+
+
+@pytest.mark.parametrize(("totals", "period_s", "score", "band"), [
+    (Totals(ratings_n=100, happy_sum=100, online_s=FULL_DAY, greet_eligible=50, greet_within_goal=50),
+     FULL_DAY, 100.0, "good"),
+    # Only compliance and greeting have data: satisfaction's weights are not counted as zero.
+    (Totals(ratings_n=5, happy_sum=0, online_s=FULL_DAY, overdue_s=FULL_DAY / 2, greet_eligible=10,
+            greet_within_goal=10), FULL_DAY, 75.0, "review"),
+    (Totals(ratings_n=100, happy_sum=50, bad_n=40, online_s=FULL_DAY, greet_eligible=10, greet_within_goal=5),
+     FULL_DAY, 64.0, "review"),
+    # (0.35 x 0.2 + 0.15 x 0.2 + 0.25 x 0) / 0.75: no visits, so greeting's weight is not counted.
+    (Totals(ratings_n=100, happy_sum=20, bad_n=80, online_s=FULL_DAY, overdue_s=FULL_DAY), FULL_DAY, 13.33, "exposure"),
+    (Totals(ratings_n=100, happy_sum=100, online_s=FULL_DAY * 0.49), FULL_DAY, None, "insufficient"),
+    (Totals(online_s=FULL_DAY), FULL_DAY, None, "insufficient"),
+])
+def test_service_score(totals, period_s, score, band):
+    result = service_score(totals, period_s, SETTINGS)
+    assert (result.score, result.band) == (score, band)
+    if score is not None:
+        assert result.low <= score <= result.high
+
+
+def test_uncertainty_shrinks_with_more_data_and_bands_follow_the_shown_score():
+    few = service_score(Totals(ratings_n=10, happy_sum=9, bad_n=1, online_s=3600), 3600, SETTINGS)
+    many = service_score(Totals(ratings_n=1000, happy_sum=900, bad_n=100, online_s=3600 * 100), 3600 * 100, SETTINGS)
+    assert few.score == many.score
+    assert (few.high - few.low) > 3 * (many.high - many.low) > 0
+    edge = service_score(Totals(ratings_n=100000, happy_sum=89995, bad_n=10005, online_s=3600), 3600,
+                         ScoreSettings(min_ratings=1, weights={"satisfaction": 1, "no_bad_ratings": 0,
+                                                               "compliance": 0, "greeting": 0}, min_components=1))
+    assert (edge.score, edge.band) == (90.0, "good")  # 89.995 shows as 90.0, so it is "good"
+
+
+@pytest.mark.parametrize(("text", "role"), [
+    ("hq", Role("hq")), ("region:north/leeds", Role("region", "north/leeds")),
+    ("region: north / leeds/", Role("region", "north/leeds")), ("station:leeds-01", Role("station", "leeds-01")),
+])
+def test_parse_role(text, role):
+    assert parse_role(text) == role
+
+
+@pytest.mark.parametrize("text", ["", "admin", "hq:x", "region:", "region:a//b", "station:Leeds 01", "station:"])
+def test_bad_roles_are_refused(text):
+    with pytest.raises(AuthError):
+        parse_role(text)
+
+
+def test_region_scope_is_a_path_prefix_not_a_string_prefix(tmp_path):
+    role = Role("region", "north_1")
+    assert role.sees_station("x", "north_1/leeds") and not role.sees_station("x", "north_10/leeds")
+    assert not role.sees_station("x", "northx1")
+    db = open_db(tmp_path / "c.db")
+    db["stations"].insert_all([{"id": s, "region": r} for s, r in
+                               (("a", "north_1"), ("b", "north_1/leeds"), ("c", "northx1/leeds"), ("d", "north_10"))])
+    where, params = region_sql("region", "north_1")
+    assert [r[0] for r in db.execute(f"SELECT id FROM stations WHERE {where} ORDER BY id", params)] == ["a", "b"]
+
+
+def test_station_csv_errors_name_their_lines():
+    assert [e.id for e in parse_csv("id,name,region\na-1,A,north\nb-2,B,\n")] == ["a-1", "b-2"]
+    with pytest.raises(RegistryError) as err:
+        parse_csv("id,name,region\nGood?,A,north\nb,B,north//x\nc,C,n\nc,C2,n\n")
+    assert str(err.value).splitlines() == [
+        "line 2: station id 'Good?' must match [a-z0-9][a-z0-9-]{0,63} (lower-case letters, digits and '-', at most "
+        "64 characters)",
+        "line 3: region 'north//x' has an empty segment (expected e.g. 'province/city/district')",
+        "line 5: station 'c' appears twice",
+    ]
+    with pytest.raises(RegistryError, match="missing: region"):
+        parse_csv("id,name\na,A\n")
+
+
+@pytest.mark.parametrize(("kind", "at", "start", "end"), [
+    ("month", "2026-12", "2026-12-01T00:00", "2027-01-01T00:00"),
+    ("month", "2026-02", "2026-02-01T00:00", "2026-03-01T00:00"),
+    ("week", "2026-W45", "2026-11-02T00:00", "2026-11-09T00:00"),
+    ("week", "2026-W53", "2026-12-28T00:00", "2027-01-04T00:00"),
+])
+def test_periods(kind, at, start, end):
+    period = parse_period(kind, at, datetime.now(UTC))
+    assert (period.start, period.end, period.label) == (d(start), d(end), at)
+
+
+@pytest.mark.parametrize(("kind", "at"), [("month", "2026-13"), ("month", "11-2026"), ("week", "2026-W54"),
+                                          ("week", "2026-45"), ("year", "2026")])
+def test_bad_periods(kind, at):
+    with pytest.raises(PeriodError):
+        parse_period(kind, at, datetime.now(UTC))
+
+
+def test_users_and_stations_commands(tmp_path, capsys):
+    db_path = tmp_path / "c.db"
+    assert main(["users", "add", "alice", "--role", "region:north", "--database", str(db_path)]) == 0
+    token = capsys.readouterr().out.strip()
+    user = authenticate(open_db(db_path), token)
+    assert (user.name, str(user.role)) == ("alice", "region:north")
+    assert token not in (db_path.read_bytes() + (tmp_path / "c.db-wal").read_bytes()).decode("latin-1")
+    assert main(["users", "add", "bob", "--role", "boss", "--database", str(db_path)]) == 2
+    csv_file = tmp_path / "stations.csv"
+    csv_file.write_text("id,name,region\nleeds-01,Leeds,north/leeds\n")
+    assert main(["stations", "import", str(csv_file), "--database", str(db_path)]) == 0
+    assert open_db(db_path).execute("SELECT id, name, region, auto_registered FROM stations").fetchall() == [
+        ("leeds-01", "Leeds", "north/leeds", 0)
+    ]
+    csv_file.write_text("id,name,region\nLeeds,Leeds,north\n")
+    assert main(["stations", "import", str(csv_file), "--database", str(db_path)]) == 1
+    assert "line 2: station id 'Leeds'" in capsys.readouterr().err
