@@ -92,7 +92,6 @@ class EdgeService:
             raise
         self._next_health = now
         self._sd("READY=1")
-        self._sd(f"STATUS=station {self.station}: recording; link to {self.config.mqtt.url}")
         log.info("station %s started (outbox %s, broker %s)", self.station, settings.path, self.config.mqtt.url)
         return self
 
@@ -123,12 +122,25 @@ class EdgeService:
         try:
             watchdog = watchdog_interval()
             step = min(TICK_S, watchdog) if watchdog else TICK_S
+            said = ""
             while not self._stop.wait(step):
                 self.tick()
                 if watchdog:
                     self._sd("WATCHDOG=1")
+                if (status := self.link_status()) != said:  # what `systemctl status` shows, when it changes
+                    self._sd(f"STATUS={status}")
+                    said = status
         finally:
             self.stop()
+
+    def link_status(self) -> str:
+        """One line for people: is the link up, and if not, why and what is waiting."""
+        publisher = self.publisher
+        if publisher is None:
+            return "stopped"
+        if publisher.connected:
+            return f"station {self.station}: connected to {self.config.mqtt.url}"
+        return f"station {self.station}: recording locally; {publisher.last_error or 'connecting'}"
 
     # -- one pass of the main loop ---------------------------------------------------------------------
 

@@ -3,8 +3,10 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -158,3 +160,26 @@ def test_a_camera_station_runs_vision_and_reports_its_fps_in_health(tmp_path):
     finally:
         service.stop()
     assert service.vision is None
+
+
+def test_run_tells_systemd_ready_then_what_the_link_is_doing(broker, tmp_path, monkeypatch):
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        sock.settimeout(10)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+        service = EdgeService(station_config(broker, tmp_path))
+        runner = threading.Thread(target=service.run)
+        runner.start()
+        try:
+            said = [sock.recv(4096).decode()]
+            while not said[-1].startswith("STATUS=") or "connected" not in said[-1]:
+                said.append(sock.recv(4096).decode())
+        finally:
+            service.request_stop()
+            runner.join(10)
+        said.append(sock.recv(4096).decode())
+    assert said[0] == "READY=1"
+    assert said[-2] == f"STATUS=station a: connected to {broker.url}"
+    assert said[-1] == "STOPPING=1"
