@@ -16,6 +16,7 @@ the link is "connected" only after a successful CONNACK.
 import logging
 import random
 import select
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -174,6 +175,9 @@ class Publisher:
                 client.connect(self.address.host, self.address.port, self.settings.keepalive_s, clean_start=True)
             else:
                 client.connect(self.address.host, self.address.port, self.settings.keepalive_s)
+        except ssl.SSLError as err:  # not an outage: a certificate or TLS setting is wrong
+            self._error(f"TLS handshake with broker {where} failed: {err}", logging.ERROR)
+            return False
         except (OSError, ValueError) as err:
             self._error(f"cannot reach broker {where}: {err}", logging.WARNING)
             return False
