@@ -12,7 +12,11 @@ from forecourt.settings import Section, apply_overrides, load_toml, validate
 class CollectorMqtt(MqttSettings):
     username: str | None = Field("collector", description="MQTT username of the collector")
     client_id: str = Field("forecourt-collector-1", description="Stable client id: the persistent session is keyed on it")
-    share_group: str = Field("forecourt", description="Shared-subscription group; collectors in one group split the fleet")
+    share_group: str = Field(
+        "forecourt",
+        description="Shared-subscription group; collectors in one group split the fleet. '' subscribes plainly: "
+        "Mosquitto 2.0.11 forgets shared subscriptions when it restarts, losing what is published before we resubscribe",
+    )
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0, description="How long the broker keeps our queue while we are away")
     receive_maximum: int = Field(
         65535, ge=1, le=65535,

@@ -55,23 +55,24 @@ def credentials(settings: CollectorMqtt) -> tuple[str | None, str | None]:
     return user, password
 
 
-SHARED_ID, STATUS_ID = 1, 2
+SHARED_ID, STATUS_ID, PLAIN_ID = 1, 2, 3
 
 
-def subscriptions(share_group: str) -> list[tuple[tuple[str, SubscribeOptions], Properties]]:
-    """Retained messages are never sent on a shared subscription (MQTT 5 §4.8.2), so station status,
-    which lives in retained messages, also needs a plain subscription. Each gets a subscription
-    identifier so a status that arrives twice (once per subscription) is stored once."""
-    out = []
-    for topic, ident in ((f"$share/{share_group}/{ROOT}/#", SHARED_ID), (f"{ROOT}/+/status", STATUS_ID)):
-        props = Properties(PacketTypes.SUBSCRIBE)
-        props.SubscriptionIdentifier = ident
-        out.append(((topic, SubscribeOptions(qos=1)), props))
-    return out
+def subscriptions(share_group: str) -> list[tuple[str, int]]:
+    """(topic filter, subscription identifier) pairs.
+
+    With a share group: retained messages are never sent on a shared subscription (MQTT 5 §4.8.2), so
+    station status, which lives in retained messages, also needs a plain subscription; the identifiers
+    let us store a status that arrives twice (once per subscription) once. Without one: one plain
+    subscription, which Mosquitto 2.0.11 keeps across a broker restart (it forgets shared ones).
+    """
+    if not share_group:
+        return [(f"{ROOT}/#", PLAIN_ID)]
+    return [(f"$share/{share_group}/{ROOT}/#", SHARED_ID), (f"{ROOT}/+/status", STATUS_ID)]
 
 
 def is_shared_status_copy(topic: str, identifiers: list[int]) -> bool:
-    return topic.endswith("/status") and STATUS_ID not in identifiers
+    return SHARED_ID in identifiers and STATUS_ID not in identifiers and topic.endswith("/status")
 
 
 class Subscriber:
@@ -158,9 +159,11 @@ class Subscriber:
         if reason_code.is_failure:
             log.error("broker refused the collector: %s", reason_code)
             return
-        # paho sends one SUBSCRIBE per call when identifiers differ (one identifier per packet).
-        for subscription, props in subscriptions(self.settings.share_group):
-            client.subscribe(subscription[0], options=subscription[1], properties=props)
+        # One SUBSCRIBE per filter: a subscription identifier belongs to a whole SUBSCRIBE packet.
+        for topic, ident in subscriptions(self.settings.share_group):
+            props = Properties(PacketTypes.SUBSCRIBE)
+            props.SubscriptionIdentifier = ident
+            client.subscribe(topic, options=SubscribeOptions(qos=1), properties=props)
 
     def _on_subscribe(self, _client, _userdata, mid, reason_codes, _props) -> None:
         refused = [str(code) for code in reason_codes if code.is_failure]
@@ -168,7 +171,7 @@ class Subscriber:
             log.error("the broker refused our subscriptions: %s (check the collector's ACL)", ", ".join(refused))
             return
         self._subacks += 1
-        if self._subacks % 2 == 0:
+        if self._subacks % len(subscriptions(self.settings.share_group)) == 0:
             log.info("subscribed on %s as %s", self.settings.url, self.settings.client_id)
             self._connected.set()
 

@@ -69,10 +69,12 @@ def collector_settings(broker: Mosquitto, client_id: str, **extra) -> CollectorM
                          client_id=client_id, **extra)
 
 
-def start_collector(broker: Mosquitto, db_path: Path, client_id: str = "collector-test") -> Subscriber:
+def start_collector(
+    broker: Mosquitto, db_path: Path, client_id: str = "collector-test", share_group: str = "forecourt"
+) -> Subscriber:
     open_db(db_path).conn.close()  # migrate before threads race to (the service does the same)
     subscriber = Subscriber(
-        collector_settings(broker, client_id), IngestSettings(batch_wait_ms=5),
+        collector_settings(broker, client_id, share_group=share_group), IngestSettings(batch_wait_ms=5),
         lambda: Ingestor(open_db(db_path)),
     )
     return subscriber.start()

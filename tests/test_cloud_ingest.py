@@ -129,21 +129,31 @@ def test_1000_malformed_payloads_become_dead_letters_and_valid_traffic_survives(
         collector.stop()
 
 
-def test_events_from_the_edge_outbox_and_publisher_are_stored_once(broker, tmp_path):
+def test_events_from_the_edge_outbox_and_publisher_are_stored_once_across_a_broker_restart(broker, tmp_path):
+    """With a plain subscription (share_group = ""): Mosquitto 2.0.11 does not restore shared subscriptions
+    from its persistence, so a shared-subscription collector would lose what is published after a broker
+    restart until it resubscribes."""
     db_path = tmp_path / "collector.db"
-    collector = start_collector(broker, db_path)
+    collector = start_collector(broker, db_path, share_group="")
     config = station_config(broker, tmp_path)
     outbox = Outbox(config.outbox.path, station="a")
     publisher = Publisher(outbox, config.mqtt, station="a", birth=online(), window=50, rate=100_000)
     publisher.start()
-    try:
-        start = NOW.timestamp() - 600
-        for i in range(200):
+    start = NOW.timestamp() - 600
+
+    def emit(first: int, last: int) -> None:
+        for i in range(first, last):
             outbox.emit(Draft("rating", start + i, {"kiosk": "k1", "location": "shop", "score": 1 + i % 5, "scale": 5}))
-        assert wait_until(lambda: count(db_path, "SELECT count(*) FROM events") == 200)
+
+    try:
+        emit(0, 150)
+        assert wait_until(lambda: count(db_path, "SELECT count(*) FROM events") >= 50)
+        broker.restart()  # mid-stream: both sessions and their queues survive in the broker's persistence
+        emit(150, 300)
+        assert wait_until(lambda: count(db_path, "SELECT count(*) FROM events") == 300, timeout=30)
         assert wait_until(lambda: count(db_path, "SELECT count(*) FROM stations WHERE status = 'online'") == 1)
         db = open_db(db_path)
-        assert [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")] == list(range(1, 201))
+        assert [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")] == list(range(1, 301))
         assert count(db_path, "SELECT count(*) FROM dead_letters") == 0
         assert count(db_path, "SELECT count(*) FROM seq_gaps") == 0
     finally:
