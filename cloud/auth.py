@@ -9,6 +9,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlite_utils import Database
 
@@ -75,10 +76,19 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_user(db: Database, name: str, role: str, *, now: datetime | None = None) -> str:
-    """Create (or re-key) a user and return their new token; only its hash is stored."""
-    from cloud.store import utc_now
+def add_user(db: Database | str | Path, name: str, role: str, *, now: datetime | None = None) -> str:
+    """Create (or re-key) a user and return their new token; only its hash is stored.
 
+    ``db`` is an open database or the path of the collector's database file.
+    """
+    from cloud.store import open_db, utc_now
+
+    if not isinstance(db, Database):
+        opened = open_db(db)
+        try:
+            return add_user(opened, name, role, now=now)
+        finally:
+            opened.conn.close()
     if not name.strip():
         raise AuthError("a user needs a name")
     parsed = parse_role(role)

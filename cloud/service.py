@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from cloud.rollups import run_rollups
 from cloud.rules import run_rules
 from cloud.store import open_db, utc_now
 from cloud.subscriber import Subscriber
+from forecourt.errors import BrokerError
 from forecourt.sdnotify import notify
 
 log = logging.getLogger("forecourt.collector")
@@ -53,23 +55,63 @@ class Jobs:
             self._thread.join(30)
 
 
+class CollectorService:
+    """The whole collector in this process: ``start()`` returns once ingest is subscribed and the API
+    listens; ``stop()`` shuts it down. ``run()`` is the blocking form the command uses."""
+
+    def __init__(self, config: CollectorConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.config = config
+        path = config.database.path
+        open_db(path).conn.close()  # create and migrate before any thread opens it
+        self.subscriber = Subscriber(
+            config.mqtt, config.ingest,
+            lambda: Ingestor(open_db(path), dead_letter_bytes=config.ingest.dead_letter_bytes), clock=clock,
+        )
+        self.jobs = Jobs(config, clock=clock)
+        self.server = uvicorn.Server(uvicorn.Config(
+            create_app(config, clock=clock), host=config.http.host, port=config.http.port, log_level="warning",
+        ))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.http.listen}"
+
+    def start(self, timeout: float = 20.0) -> "CollectorService":
+        self.subscriber.start()
+        self.jobs.start()
+        self._thread = threading.Thread(target=self.server.run, name="collector-http", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise BrokerError(f"the API did not start on {self.config.http.listen}")
+            time.sleep(0.01)
+        log.info("collector: database %s, API on %s", self.config.database.path, self.url)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(15)
+        self.jobs.stop()
+        self.subscriber.stop()
+
+    def run(self) -> int:
+        """Until SIGINT/SIGTERM (uvicorn handles them in the main thread)."""
+        self.subscriber.start()
+        self.jobs.start()
+        log.info("collector: database %s, API on %s", self.config.database.path, self.url)
+        notify("READY=1")
+        try:
+            self.server.run()
+        finally:
+            notify("STOPPING=1")
+            self.jobs.stop()
+            self.subscriber.stop()
+        return 0
+
+
 def run(config: CollectorConfig) -> int:
-    path = config.database.path
-    open_db(path).conn.close()
-    subscriber = Subscriber(
-        config.mqtt, config.ingest, lambda: Ingestor(open_db(path), dead_letter_bytes=config.ingest.dead_letter_bytes)
-    )
-    subscriber.start()
-    jobs = Jobs(config).start()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host=config.http.host, port=config.http.port, log_level="warning")
-    )
-    log.info("collector: database %s, API on http://%s", path, config.http.listen)
-    notify("READY=1")
-    try:
-        server.run()  # returns on SIGINT/SIGTERM
-    finally:
-        notify("STOPPING=1")
-        jobs.stop()
-        subscriber.stop()
-    return 0
+    return CollectorService(config).run()

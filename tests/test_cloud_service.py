@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cloud.auth import add_user
+from cloud.config import CollectorConfig
+from cloud.service import CollectorService
 from cloud.store import open_db
 from forecourt.broker import free_port, wait_for_port
 from forecourt.protocol import encode, status_topic
@@ -117,3 +119,32 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_the_api_serves(broker
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def test_in_process_service_ingests_rolls_up_and_serves(broker, tmp_path):
+    port = free_port()
+    config = CollectorConfig.model_validate({
+        "mqtt": {"url": broker.url, "password": broker.users["collector"], "client_id": "in-process"},
+        "database": {"path": str(tmp_path / "collector.db")},
+        "http": {"listen": f"127.0.0.1:{port}"},
+        "ingest": {"rollup_interval_s": 0.05, "batch_wait_ms": 5},
+    })
+    service = CollectorService(config).start()
+    token = add_user(config.database.path, "hq", "hq")
+    station = connect(broker, "a")
+    try:
+        publish(station, status_topic("a"), encode(online(), "a")[1], retain=True)
+        now = datetime.now(UTC)
+        for seq, score in enumerate((5, 4, 1), start=1):
+            publish(station, *encode(rating("a", seq, now - timedelta(seconds=10 - seq), score)))
+
+        def ratings() -> dict:
+            status, rows = _get(port, "/api/v1/metrics?station=a&bucket=hour", token)
+            return rows[-1]["ratings"] if status == 200 and rows else {}
+
+        assert wait_until(lambda: ratings() == {"1": 1, "2": 0, "3": 0, "4": 1, "5": 1}, timeout=20)
+        status, detail = _get(port, "/api/v1/stations/a", token)
+        assert (status, detail["status"], detail["last_seq"]) == (200, "online", 3)
+    finally:
+        station.loop_stop()
+        service.stop()
