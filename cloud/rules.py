@@ -130,7 +130,8 @@ def run_rules(db: Database, settings: AlertSettings, now: datetime) -> int:
 def _mark_cleared(db: Database) -> None:
     """An edge-driven alert whose condition the station reported cleared gets ``cleared_at`` (people still resolve it)."""
     for alert_id, episode, station in db.execute(
-        "SELECT id, episode, station FROM alerts WHERE cleared_at IS NULL AND rule IN ('restroom_overdue', 'stuck_button')"
+        """SELECT id, episode, station FROM alerts WHERE cleared_at IS NULL AND state != 'resolved'
+           AND rule IN ('restroom_overdue', 'stuck_button')"""
     ).fetchall():
         row = db.execute(
             """SELECT min(e2.ts) FROM events e1 JOIN events e2 ON e2.station = e1.station AND e2.kind = 'alert'

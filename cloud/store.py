@@ -102,6 +102,13 @@ def m002_rollups_by_bucket(db: Database) -> None:
     db.execute("CREATE INDEX rollups_station ON rollups(station, period, bucket)")
 
 
+@migrations()
+def m003_alert_events_index(db: Database) -> None:
+    """The alert rules look at the whole chain's recent station alerts every run; without this index
+    that is a scan of every event ever stored."""
+    db.execute("CREATE INDEX events_alerts_ts ON events(ts) WHERE kind = 'alert'")
+
+
 def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = None) -> Database:
     """The database at ``path`` (created, migrated), in WAL mode so the API reads while ingest writes."""
     path = Path(path)
