@@ -22,7 +22,8 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,21 +158,30 @@ class Outbox:
         self._wake()
         return True
 
-    def _insert(self, seq: int | None, kind: str, event_id: str, topic: str, payload: bytes, size: int) -> None:
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One commit (one fsync) for everything inside; all or nothing after a crash."""
+        self._conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(
-                "INSERT INTO outbox (seq, kind, id, topic, payload, stored_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (seq, kind, event_id, topic, payload, self.clock()),
-            )
-            if seq is not None:
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (seq,))
-            conn.execute("COMMIT")
+            yield
         except BaseException:
-            conn.execute("ROLLBACK")
+            self._conn.execute("ROLLBACK")
             raise
+        self._conn.execute("COMMIT")
+
+    def _insert(self, seq: int | None, kind: str, event_id: str, topic: str, payload: bytes, size: int) -> None:
+        with self._transaction():
+            self._insert_row(seq, kind, event_id, topic, payload)
         self.stored_bytes += size
+
+    def _insert_row(self, seq: int | None, kind: str, event_id: str, topic: str, payload: bytes) -> None:
+        """Inside a transaction: the row and, for an event, its seq as the counter's new value."""
+        self._conn.execute(
+            "INSERT INTO outbox (seq, kind, id, topic, payload, stored_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (seq, kind, event_id, topic, payload, self.clock()),
+        )
+        if seq is not None:
+            self._set_meta("last_seq", seq)
 
     def _make_room(self, size: int) -> bool:
         """Thin health samples, oldest first, until ``size`` more bytes fit; False if they cannot."""
@@ -187,21 +197,25 @@ class Outbox:
         return True
 
     def _drop(self, draft: Draft) -> None:
-        dropped = self._meta("dropped") + 1
-        self._set_meta("dropped", dropped)
+        """Count an event the budget cannot hold; the first of a spell also opens the alert, atomically."""
+        with self._transaction():
+            dropped = self._meta("dropped") + 1
+            self._set_meta("dropped", dropped)
+            if not self._meta("full_open"):
+                self._set_meta("full_open", dropped)  # remember the count when the alert opened
+                self._alert("open", dropped, f"outbox is full ({self.budget_bytes / 1e6:.1f} MB); events are not being kept")
         log.error("outbox full (%.1f MB): could not keep a %s event (%d so far)", self.budget_bytes / 1e6, draft.kind, dropped)
-        if not self._meta("full_open"):
-            self._set_meta("full_open", dropped)  # remember the count when the alert opened
-            self._alert("open", dropped, f"outbox is full ({self.budget_bytes / 1e6:.1f} MB); events are not being kept")
 
     def _alert(self, state: str, value: int, message: str) -> None:
-        """The outbox_full alert bypasses the budget: one row, and the only way HQ learns of the loss."""
+        """Inside a transaction. The outbox_full alert bypasses the budget: one row, the only way HQ learns of the loss."""
         seq = self._meta("last_seq") + 1
+        now = self.clock()
         fields = {"alert": "outbox_full", "state": state, "subject": "outbox", "message": message, "value": float(value)}
-        event = _build(EVENT_KINDS["alert"], Draft("alert", self.clock(), fields),
-                       {"id": new_id(), "seq": seq, "station": self.station, "ts": format_epoch(self.clock())})
+        event = _build(EVENT_KINDS["alert"], Draft("alert", now, fields),
+                       {"id": new_id(), "seq": seq, "station": self.station, "ts": format_epoch(now)})
         topic, payload = encode(event)
-        self._insert(seq, "alert", event.id, topic, payload, len(topic) + len(payload) + ROW_OVERHEAD)
+        self._insert_row(seq, "alert", event.id, topic, payload)
+        self.stored_bytes += len(topic) + len(payload) + ROW_OVERHEAD
 
     # -- delivering ------------------------------------------------------------------------------------
 
@@ -218,8 +232,8 @@ class Outbox:
         numbers = list(numbers)
         if not numbers:
             return 0
-        with self._lock:
-            gone = 0
+        with self._lock, self._transaction():
+            gone = freed = 0
             for start in range(0, len(numbers), 500):  # stay under SQLite's bound-parameter limit
                 chunk = numbers[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -228,12 +242,13 @@ class Outbox:
                     chunk,
                 ).fetchall()
                 gone += len(rows)
-                self.stored_bytes -= sum(r[0] for r in rows)
+                freed += sum(r[0] for r in rows)
             opened_at = self._meta("full_open")
-            if opened_at and self.stored_bytes < CLEAR_BELOW * self.budget_bytes:
+            if opened_at and self.stored_bytes - freed < CLEAR_BELOW * self.budget_bytes:
                 total = self._meta("dropped") - opened_at + 1
                 self._set_meta("full_open", 0)
                 self._alert("cleared", total, f"outbox has room again; {total} events could not be kept while it was full")
+            self.stored_bytes -= freed
         return gone
 
     def on_new(self, listener: Callable[[], None]) -> None:
