@@ -64,11 +64,14 @@ def page(browser):
     assert opened.errors == [], "no JavaScript errors on any page"
 
 
-def login(page, demo: DemoProcess, token: str | None = None) -> None:
+def login(page, demo: DemoProcess, token: str | None = None, *, accepted: bool = True) -> None:
     urls = demo.urls()
     page.goto(urls["Dashboard"])
     page.fill("#token", token or urls["Token"])
     page.click("#login-form button[type=submit]")
+    if accepted:  # the session is up (and has navigated to the leaderboard) before the test moves on
+        page.wait_for_selector("#nav", state="visible")
+        page.wait_for_selector("#login-form", state="detached")
 
 
 def shot(page, name: str) -> None:
@@ -78,7 +81,7 @@ def shot(page, name: str) -> None:
 
 
 def test_a_wrong_token_is_refused_on_the_login_page(page, demo):
-    login(page, demo, token="not-a-real-token")
+    login(page, demo, token="not-a-real-token", accepted=False)
     error = page.locator("#login-error")
     error.wait_for(state="visible")
     assert "not valid" in error.inner_text()
@@ -164,3 +167,19 @@ def test_a_regional_managers_board_starts_at_their_region(page, demo):
     listed = page.eval_on_selector_all("#leaderboard tbody tr[data-station]", "rows => rows.map(r => r.dataset.station)")
     assert sorted(listed) == sorted(p.station for p in FLEET if p.region.startswith("west/"))
     assert page.locator("[data-test=out-of-scope]").count() == 0
+
+
+def test_the_camera_station_reports_people_from_the_real_detector_and_tracker(page, demo):
+    def dwells():
+        status, events = demo.api("/api/v1/stations/oslo-sentrum/events?kind=zone")
+        return status == 200 and [e for e in events if e["zone"] == "road" and e["object_class"] == "person"]
+
+    assert demo.wait_for(dwells, 90, "person dwells on vtest.avi's road")
+    fps = demo.wait_for(
+        lambda: (demo.api("/api/v1/stations/oslo-sentrum")[1].get("health") or {}).get("camera_fps"), 90, "camera fps in health"
+    )
+    assert 0 < fps <= 5
+    login(page, demo)
+    page.goto(demo.urls()["Dashboard"] + "#/station/oslo-sentrum")
+    page.wait_for_selector("#health")
+    assert "fps" in page.inner_text("#health")
