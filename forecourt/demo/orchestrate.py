@@ -26,11 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from edge.config import StationConfig
 from forecourt.broker import COLLECTOR_USER, Mosquitto, free_port
 from forecourt.demo.driver import SimulatedStation
 from forecourt.demo.fleet import FLEET, registry_csv, station_config
-from forecourt.demo.simulator import Profile
 from forecourt.errors import ForecourtError
 from forecourt.protocol import format_epoch
 
@@ -139,19 +137,9 @@ class Demo:
             config = station_config(
                 profile, index, data_dir=self.dir / "stations", broker_url=self.broker.url, password=passwords[profile.station]
             )
-            self.stations.append(self._start_station(profile, config, start))
+            # A camera that cannot start is the service's business: it runs on without vision and says why.
+            self.stations.append(SimulatedStation(profile, config, start=start, seed=self.options.seed).start())
         return self.urls
-
-    def _start_station(self, profile: Profile, config: StationConfig, start: float) -> SimulatedStation:
-        try:
-            return SimulatedStation(profile, config, start=start, seed=self.options.seed).start()
-        except Exception as err:
-            if config.camera is None:
-                raise
-            # The rest of the demo is worth running without vision: say so loudly and go on.
-            log.error("station %s: the camera pipeline did not start (%s); running it without a camera", profile.station, err)
-            config = config.model_copy(update={"camera": None})
-            return SimulatedStation(replace(profile, camera=False), config, start=start, seed=self.options.seed).start()
 
     def backfill(self) -> float:
         """Play history up to now for every station (in parallel: outbox fsyncs overlap); returns seconds."""
