@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 log = logging.getLogger("forecourt.demo")
@@ -40,12 +41,15 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    timer = threading.Timer(args.duration, stop.set) if args.duration else None
-    if timer:
-        timer.daemon = True
-        timer.start()
+    began = time.monotonic()
+    timer: threading.Timer | None = None
     try:
         urls = demo.start()
+        if args.duration:
+            # Started only now: the collector is spawned with a pre-exec hook, which wants no other threads.
+            timer = threading.Timer(max(0.0, args.duration - (time.monotonic() - began)), stop.set)
+            timer.daemon = True
+            timer.start()
         print(f"Dashboard: {urls.dashboard}", flush=True)
         print(f"Token: {urls.token}", flush=True)
         print(f"MQTT: {urls.mqtt}", flush=True)
