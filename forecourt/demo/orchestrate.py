@@ -149,7 +149,7 @@ class Demo:
             for future in [pool.submit(s.replay, now, stop=self.stop_event) for s in self.stations]:
                 future.result()
         took = time.monotonic() - began
-        log.info("back-filled %.0f days for %d stations in %.1f s", self.options.days, len(self.stations), took)
+        log.info("back-filled %g days for %d stations in %.1f s", self.options.days, len(self.stations), took)
         return took
 
     def go_live(self) -> None:
