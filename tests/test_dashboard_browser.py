@@ -141,7 +141,18 @@ def test_acknowledging_an_alert_with_a_comment(page, demo):
     assert (mine["state"], mine["acknowledged_by"]) == ("acknowledged", "demo-hq")
     assert "cleaner rota fixed" in (mine["ack_comment"] or mine["comment"] or "")
     page.click("a[data-tab=acknowledged]")
-    page.wait_for_selector(f"#alerts tr[data-alert='{alert_id}']")
+    row = page.locator(f"#alerts tr[data-alert='{alert_id}']")
+    row.wait_for()
+    assert "ack: “Manager called, cleaner rota fixed”" in row.inner_text()
+
+    row.locator("button[data-act=resolve]").click()  # resolving needs a comment: the form will not submit without
+    row.locator("form[data-action=resolve] button[type=submit]").click()
+    assert alert_id not in {a["id"] for a in demo.api("/api/v1/alerts?state=resolved")[1]}, "no resolve without a comment"
+    row.locator("form[data-action=resolve] input[name=comment]").fill("Rota checked for a week")
+    row.locator("form[data-action=resolve] button[type=submit]").click()
+    page.wait_for_selector(f"#alerts tr[data-alert='{alert_id}']", state="detached")
+    resolved = {a["id"]: a for a in demo.api("/api/v1/alerts?state=resolved")[1]}
+    assert (resolved[alert_id]["resolved_by"], resolved[alert_id]["comment"]) == ("demo-hq", "Rota checked for a week")
 
 
 def test_a_station_managers_token_sees_only_their_station_and_403s_read_as_such(page, demo):
