@@ -149,6 +149,7 @@ class CameraConfig(Section):
     source: str = Field(description="Video file path, rtsp:// URL, or a V4L2 device index such as '0'")
     fps: float = Field(5.0, gt=0, le=60, description="Analysis rate; frames are paced to it")
     retry_max_s: float = Field(60.0, gt=0, description="Longest wait between attempts to reopen a dead camera")
+    loop: bool = Field(False, description="Replay a video file from the start when it ends (demos, soak tests)")
 
 
 class DetectorConfig(Section):

@@ -186,3 +186,17 @@ def test_from_config_wires_zones_bays_tracker_and_uniform_hints():
     (visit,) = [d for d in sink.drafts if d.kind == "visit"]
     assert visit.fields["greet_s"] == pytest.approx(11.07, abs=0.3)  # the grey (200) frames make everyone uniformed
     assert {d.fields["zone"] for d in sink.drafts if d.kind == "zone"} == {"bay-2", "road"}
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_from_config_opens_the_camera_with_its_loop_setting(loop):
+    from pathlib import Path
+
+    from edge.config import StationConfig
+
+    clip = Path(__file__).resolve().parents[1] / "examples" / "footage" / "vtest.avi"
+    cfg = StationConfig.model_validate(
+        {"station": {"id": "st-1"}, "camera": {"source": str(clip), "loop": loop}, "detector": {"motion_gate": False}}
+    )
+    pipeline = Pipeline.from_config(cfg, ListSink(), detector=ScriptedDetector({}))
+    assert pipeline.frames.loop is loop

@@ -135,7 +135,7 @@ class Pipeline:
 
             if cfg.camera is None:
                 raise ValueError("the station config has no [camera]")
-            frames = Camera(cfg.camera)
+            frames = Camera(cfg.camera, loop=cfg.camera.loop)
         if detector is None:
             from edge.vision.detector import Detector
 

@@ -78,7 +78,7 @@ def station_config(
         # The vision engineers' zones for vtest.avi (a van and a car parked top-right as two pump bays,
         # people crossing the road); one detector thread leaves the other core to the rest of the demo.
         vision = tomllib.loads(VTEST_CONFIG.read_text())
-        data["camera"] = {**vision.get("camera", {}), "source": str(FOOTAGE), "fps": camera_fps}
+        data["camera"] = {**vision.get("camera", {}), "source": str(FOOTAGE), "fps": camera_fps, "loop": True}
         data["detector"] = {**vision.get("detector", {}), "threads": 1}
         data["zones"] = vision["zones"]
         if "tracker" in vision:
