@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from forecourt import children
 from forecourt.errors import BrokerError
 
 INSTALL_HINT = "install it with: sudo apt-get install -y mosquitto"
@@ -178,7 +179,9 @@ class Mosquitto:
         port: int | None = None,
         host: str = "127.0.0.1",
         tls: TlsFiles | None = None,
+        die_with_parent: bool = False,
     ) -> None:
+        self.die_with_parent = die_with_parent
         self.binary = shutil.which("mosquitto") or next(
             (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
         )
@@ -213,6 +216,7 @@ class Mosquitto:
             stdout=subprocess.DEVNULL,
             stderr=open(self.directory / "stderr.log", "ab"),  # noqa: SIM115 - lives with the process
             start_new_session=True,
+            preexec_fn=children.die_with_parent() if self.die_with_parent else None,
         )
         try:
             wait_for_port(self.host, self.port, timeout)

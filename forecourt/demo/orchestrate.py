@@ -8,7 +8,6 @@ collector), then the stations follow the wall clock. Stop runs in reverse and is
 """
 
 import contextlib
-import ctypes
 import logging
 import os
 import secrets
@@ -27,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from forecourt.broker import COLLECTOR_USER, Mosquitto, free_port
+from forecourt.children import die_with_parent
 from forecourt.demo.driver import SimulatedStation
 from forecourt.demo.fleet import FLEET, registry_csv, station_config
 from forecourt.errors import ForecourtError
@@ -69,12 +69,6 @@ def scratch_dir() -> str | None:
     """
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the collector gets SIGTERM if the demo dies without cleaning up (e.g. SIGKILL)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def claim_history_online(database: Path, stations: list[str], since: float) -> None:
@@ -122,7 +116,9 @@ class Demo:
             profiles = tuple(replace(p, camera=False) for p in profiles)
         passwords = {p.station: secrets.token_urlsafe(12) for p in profiles}
         passwords[COLLECTOR_USER] = secrets.token_urlsafe(16)
-        self.broker = Mosquitto(self.dir / "broker", users=passwords, host=self.options.host).start()
+        self.broker = Mosquitto(
+            self.dir / "broker", users=passwords, host=self.options.host, die_with_parent=True
+        ).start()
         self.urls.mqtt = self.broker.url
         database = self.dir / "collector.db"
         (self.dir / "stations.csv").write_text(registry_csv(profiles))
@@ -191,7 +187,7 @@ class Demo:
             stdout=logfile,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=die_with_parent(),
         )
         logfile.close()
         self._wait_for_api(timeout=60)
