@@ -142,7 +142,8 @@ def bench_ingest(n_stations: int, per_station: int, workdir: Path) -> tuple[floa
         first = collector(broker, db_path).start()
         first.stop()  # its session (shared subscription) stays: the broker queues for it
         seconds = publish_all(broker, messages)
-        print(f"published {total:,} events from {n_stations} stations in {seconds:.1f} s ({total / seconds:,.0f}/s)")
+        print(f"published {total:,} events from {n_stations} stations in {seconds:.1f} s ({total / seconds:,.0f}/s)",
+              flush=True)
         raw_s = raw_session(broker, total)
         sub = collector(broker, db_path)
         start = time.perf_counter()
@@ -180,8 +181,10 @@ def bench_ranking(n_stations: int, days: int, workdir: Path) -> list[float]:
         with db.atomic():
             db.conn.executemany(sql, rows)
     start = time.perf_counter()
-    roll_up_months(db, {(f"st{i:05d}", "2026-11") for i in range(n_stations)}, start_day + timedelta(days=days))
-    print(f"month rows from day rows for {n_stations:,} stations (the rollup job's work): {time.perf_counter() - start:.1f} s")
+    with db.atomic():
+        roll_up_months(db, {(f"st{i:05d}", "2026-11") for i in range(n_stations)}, start_day + timedelta(days=days))
+    print(f"month rows from day rows for {n_stations:,} stations (the rollup job's work): "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
     config = CollectorConfig()
     period = parse_period("month", "2026-11", start_day + timedelta(days=days))
     times = []
@@ -190,7 +193,7 @@ def bench_ranking(n_stations: int, days: int, workdir: Path) -> list[float]:
         result = rankings(db, period, start_day + timedelta(days=days), config.score)
         times.append(time.perf_counter() - start)
     ranked = sum(r["rank"] is not None for r in result)
-    print(f"ranking: {len(result):,} stations ({ranked:,} ranked) over {days} days of daily rollups")
+    print(f"ranking: {len(result):,} stations ({ranked:,} ranked) over {days} days of daily rollups", flush=True)
     return times
 
 
@@ -203,13 +206,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="forecourt-bench-") as tmp:
         raw, stored = bench_ingest(args.stations, args.events, Path(tmp))
+        print(f"drained the same backlog: raw subscriber {raw:,.0f}/s, collector {stored:,.0f}/s stored", flush=True)
         times = bench_ranking(args.rank_stations, args.days, Path(tmp))
     median = statistics.median(times)
-    print()
-    print(f"{'measure':<34}{'value':>14}{'target':>14}  ok")
-    print(f"{'raw broker delivery (events/s)':<34}{raw:>14,.0f}{'baseline':>14}")
-    print(f"{'stored by the collector (events/s)':<34}{stored:>14,.0f}{'>= 10,000':>14}  {'yes' if stored >= 10_000 else 'NO'}")
-    print(f"{'stored / raw':<34}{stored / raw:>14.0%}{'>= 50%':>14}  {'yes' if stored / raw >= 0.5 else 'NO'}")
+    print(flush=True)
+    print(f"{'measure':<34}{'value':>14}{'target':>14}  ok", flush=True)
+    print(f"{'raw broker delivery (events/s)':<34}{raw:>14,.0f}{'baseline':>14}", flush=True)
+    print(f"{'stored by the collector (events/s)':<34}{stored:>14,.0f}{'>= 10,000':>14}  "
+          f"{'yes' if stored >= 10_000 else 'NO'}", flush=True)
+    print(f"{'stored / raw':<34}{stored / raw:>14.0%}{'>= 50%':>14}  {'yes' if stored / raw >= 0.5 else 'NO'}", flush=True)
     print(f"{'ranking, median of 3 (s)':<34}{median:>14.3f}{'<= 1.000':>14}  {'yes' if median <= 1 else 'NO'}"
           f"   (runs: {', '.join(f'{t:.3f}' for t in times)})")
 

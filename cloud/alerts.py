@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlite_utils import Database
 
 from cloud.config import AlertSettings
+from cloud.store import writing
 from forecourt.errors import ForecourtError
 from forecourt.protocol import format_ts
 
@@ -103,7 +104,7 @@ def get_alert(db: Database, alert_id: int, now: datetime) -> dict | None:
 
 
 def acknowledge(db: Database, alert_id: int, *, by: str, comment: str, now: datetime) -> dict:
-    with db.atomic():
+    with writing(db):
         cursor = db.execute(
             """UPDATE alerts SET state = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, ack_comment = ?,
                comment = ? WHERE id = ? AND state = 'open'""",
@@ -113,7 +114,7 @@ def acknowledge(db: Database, alert_id: int, *, by: str, comment: str, now: date
 
 
 def resolve(db: Database, alert_id: int, *, by: str, comment: str, now: datetime) -> dict:
-    with db.atomic():
+    with writing(db):
         cursor = db.execute(
             """UPDATE alerts SET state = 'resolved', resolved_by = ?, resolved_at = ?, comment = ?
                WHERE id = ? AND state != 'resolved'""",

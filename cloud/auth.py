@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from cloud.registry import in_region, normalise_region, region_sql
+from cloud.store import open_db, utc_now, writing
 from forecourt.errors import ForecourtError
 from forecourt.protocol import check_station_id, format_ts
 
@@ -81,8 +82,6 @@ def add_user(db: Database | str | Path, name: str, role: str, *, now: datetime |
 
     ``db`` is an open database or the path of the collector's database file.
     """
-    from cloud.store import open_db, utc_now
-
     if not isinstance(db, Database):
         opened = open_db(db)
         try:
@@ -93,7 +92,7 @@ def add_user(db: Database | str | Path, name: str, role: str, *, now: datetime |
         raise AuthError("a user needs a name")
     parsed = parse_role(role)
     token = secrets.token_urlsafe(32)
-    with db.atomic():
+    with writing(db):
         db.execute(
             """INSERT INTO users (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)
                ON CONFLICT(name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash""",

@@ -8,6 +8,7 @@ duplicate, or a dead letter with its reason: bad input never raises out of here.
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from cloud.registry import auto_register
+from cloud.store import writing
 from forecourt.errors import ProtocolError
 from forecourt.protocol import Event, Health, Status, decode, format_ts, parse_topic
 
@@ -68,20 +70,28 @@ class Ingestor:
         self.dead_letter_bytes = dead_letter_bytes
 
     def store(self, batch: Sequence[Incoming], *, now: datetime) -> BatchReport:
-        """Validate and commit ``batch``; falls back to one message per transaction if the batch fails."""
+        """Validate and commit ``batch``; falls back to one message per transaction if the batch fails.
+
+        A database that cannot be written (locked past the timeout, disk full, I/O error) raises
+        :class:`sqlite3.OperationalError`: the caller keeps the batch unacknowledged and tries again.
+        """
         decoded = [self._decode(message, now) for message in batch]
         try:
-            with self.db.atomic():
+            with writing(self.db):
                 return self._write(list(zip(batch, decoded, strict=True)), now)
+        except sqlite3.OperationalError:
+            raise
         except Exception:
             log.exception("storing a batch of %d failed; storing one by one", len(batch))
         report = BatchReport()
         for message, parsed in zip(batch, decoded, strict=True):
             try:
-                with self.db.atomic():
+                with writing(self.db):
                     one = self._write([(message, parsed)], now)
-            except Exception as err:  # a storage problem with one message must not hold back the others
-                with self.db.atomic():
+            except sqlite3.OperationalError:
+                raise
+            except Exception as err:  # one message the schema cannot take must not hold back the others
+                with writing(self.db):
                     one = self._write([(message, ProtocolError(f"storage error: {err}"))], now)
             for name in ("stored", "duplicates", "dead", "ignored", "statuses", "health"):
                 setattr(report, name, getattr(report, name) + getattr(one, name))
@@ -90,7 +100,7 @@ class Ingestor:
 
     def _decode(self, message: Incoming, now: datetime) -> object:
         try:
-            if parse_topic(message.topic).channel == "config":
+            if message.topic.endswith("/config") and parse_topic(message.topic).channel == "config":
                 return None  # our own cloud -> edge channel; not station data
             return decode(message.topic, message.payload, now=now)
         except ProtocolError as err:

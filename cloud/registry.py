@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from cloud.store import writing
 from forecourt.errors import ForecourtError
 from forecourt.protocol import check_station_id, format_ts
 
@@ -85,7 +86,7 @@ def parse_csv(text: str) -> list[StationEntry]:
 def import_stations(db: Database, entries: Iterable[StationEntry], *, now: datetime) -> int:
     """Create or update stations (names and regions); live status and counters are kept."""
     rows = [(e.id, e.name, e.region, format_ts(now)) for e in entries]
-    with db.atomic():
+    with writing(db):
         db.conn.executemany(
             """INSERT INTO stations (id, name, region, auto_registered, registered_at) VALUES (?, ?, ?, 0, ?)
                ON CONFLICT(id) DO UPDATE SET name = excluded.name, region = excluded.region, auto_registered = 0""",

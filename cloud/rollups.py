@@ -15,7 +15,7 @@ from sqlite_utils import Database
 from cloud.config import GoalSettings
 from cloud.figures import clip, figures, hour_row, intersect, measure, merge, timeline
 from cloud.registry import region_sql
-from cloud.store import ROLLUP_JSON, ROLLUP_MAXES, ROLLUP_SUMS
+from cloud.store import ROLLUP_JSON, ROLLUP_MAXES, ROLLUP_SUMS, writing
 from forecourt.protocol import format_ts, parse_ts
 
 COLUMNS = ROLLUP_SUMS + ROLLUP_MAXES + ROLLUP_JSON
@@ -114,12 +114,12 @@ def run_rollups(db: Database, now: datetime, goals: GoalSettings, *, limit: int 
     whose end the station was online hands the mark on to the next hour, so an online station that
     sends nothing for hours still gets its online time counted.
     """
-    with db.atomic():
+    with writing(db):
         taken = db.execute("SELECT station, hour FROM dirty ORDER BY hour LIMIT ?", [limit]).fetchall()
         db.conn.executemany("DELETE FROM dirty WHERE station = ? AND hour = ?", taken)
     work, seen = list(taken), set(taken)
     days: set[tuple[str, str]] = set()
-    with db.atomic():
+    with writing(db):
         while work:
             station, key = work.pop()
             end = hour_start(key) + timedelta(hours=1)

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from cloud.alerts import NewAlert, open_alerts
 from cloud.config import AlertSettings
+from cloud.store import writing
 from forecourt.protocol import format_ts, parse_ts
 
 EDGE_LOOKBACK = timedelta(days=7)
@@ -121,7 +122,7 @@ def evaluate(db: Database, settings: AlertSettings, now: datetime) -> list[NewAl
 def run_rules(db: Database, settings: AlertSettings, now: datetime) -> int:
     """Open what the rules find and mark alerts whose edge condition cleared; returns how many opened."""
     found = evaluate(db, settings, now)
-    with db.atomic():
+    with writing(db):
         opened = open_alerts(db, found, settings)
         _mark_cleared(db)
     return opened

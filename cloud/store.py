@@ -4,8 +4,9 @@ Times are stored as protocol timestamps (``2026-11-23T11:34:00.123Z``), which so
 bucket is a prefix: hour ``ts[:13]``, day ``ts[:10]``, month ``ts[:7]``.
 """
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,6 +124,27 @@ def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = 
     db.execute("PRAGMA busy_timeout=30000")
     migrations.apply(db)
     return db
+
+
+@contextlib.contextmanager
+def writing(db: Database) -> Iterator[Database]:
+    """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+
+    Ingest, the rollup job and the API write from different connections. A deferred transaction that
+    reads and then writes fails at once with SQLITE_BUSY when another connection committed in between
+    (the busy timeout does not apply to that case); taking the lock first makes writers simply queue.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():  # nested: a savepoint inside the caller's transaction
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.execute("COMMIT")
 
 
 def utc_now() -> datetime:

@@ -176,3 +176,52 @@ def test_users_and_stations_commands(tmp_path, capsys):
     csv_file.write_text("id,name,region\nLeeds,Leeds,north\n")
     assert main(["stations", "import", str(csv_file), "--database", str(db_path)]) == 1
     assert "line 2: station id 'Leeds'" in capsys.readouterr().err
+
+
+def test_concurrent_writers_queue_instead_of_failing(tmp_path):
+    """Ingest and the rollup job write from their own connections at once; neither may fail or lose data."""
+    import threading
+    from datetime import timedelta
+
+    from cloud.config import GoalSettings
+    from cloud.ingest import Ingestor
+    from cloud.rollups import run_rollups
+    from tests.cloud_kit import incoming, rating
+
+    path = tmp_path / "c.db"
+    open_db(path).conn.close()
+    now = datetime(2026, 11, 6, 12, tzinfo=UTC)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def ingest() -> None:
+        ingestor = Ingestor(open_db(path))
+        try:
+            for batch in range(40):
+                events = [rating(f"s{batch % 4}", batch * 25 + i + 1, now - timedelta(minutes=batch), 3) for i in range(25)]
+                report = ingestor.store([incoming(e) for e in events], now=now)
+                assert report.stored == 25, report
+        except BaseException as err:
+            errors.append(err)
+        finally:
+            done.set()
+
+    def roll_up() -> None:
+        db = open_db(path)
+        try:
+            while not done.is_set():
+                run_rollups(db, now, GoalSettings())
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=ingest), threading.Thread(target=roll_up)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    db = open_db(path)
+    run_rollups(db, now, GoalSettings())
+    assert db.execute("SELECT count(*) FROM events").fetchone() == (1000,)
+    assert db.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
+    assert db.execute("SELECT sum(ratings_n) FROM rollups WHERE period = 'day'").fetchone() == (1000,)
