@@ -31,11 +31,11 @@ from paho.mqtt.properties import Properties
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cloud.config import CollectorConfig, CollectorMqtt, IngestSettings  # noqa: E402
-from cloud.ingest import Ingestor  # noqa: E402
 from cloud.rankings import parse_period, rankings  # noqa: E402
 from cloud.rollups import COLUMNS, roll_up_months  # noqa: E402
 from cloud.store import ROLLUP_JSON, open_db  # noqa: E402
 from cloud.subscriber import Subscriber  # noqa: E402
+from cloud.worker import ProcessIngestor  # noqa: E402
 from forecourt.broker import Mosquitto  # noqa: E402
 from forecourt.protocol import Rating, Visit, encode, format_ts  # noqa: E402
 
@@ -127,7 +127,10 @@ def raw_session(broker: Mosquitto, total: int | None) -> float | None:
 def collector(broker: Mosquitto, db_path: Path) -> Subscriber:
     settings = CollectorMqtt(url=broker.url, username="collector", password=broker.users["collector"],
                              client_id="bench-collector")
-    return Subscriber(settings, IngestSettings(), lambda: Ingestor(open_db(db_path)))
+    # As the service runs it: validation and storage in a child process (ingest.worker_process), started
+    # before the clock runs, as a long-running collector's would be.
+    worker = ProcessIngestor(db_path).start()
+    return Subscriber(settings, IngestSettings(), lambda: worker)
 
 
 def bench_ingest(n_stations: int, per_station: int, workdir: Path) -> tuple[float, float]:
@@ -219,5 +222,5 @@ def main() -> None:
           f"   (runs: {', '.join(f'{t:.3f}' for t in times)})")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # spawn re-imports this module in the ingest child; main() must not run there
     main()

@@ -88,6 +88,9 @@ class IngestSettings(Section):
     batch_size: int = Field(2000, ge=1, description="Most messages committed in one transaction")
     batch_wait_ms: float = Field(50.0, ge=0, description="Longest a received message waits for its batch to fill")
     dead_letter_bytes: int = Field(2048, ge=0, description="Raw payload bytes kept per dead letter")
+    worker_process: bool = Field(
+        True, description="Validate and store in a child process, so receiving and storing use two cores"
+    )
     rollup_interval_s: float = Field(30.0, gt=0, description="Seconds between rollup and alert-rule runs")
 
 

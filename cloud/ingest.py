@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ from forecourt.errors import ProtocolError
 from forecourt.protocol import Event, Health, Status, decode, format_ts, parse_topic
 
 log = logging.getLogger("forecourt.collector.ingest")
+_ID_CHUNK = 500  # ids per IN (...) lookup, well under SQLite's variable limit
 _STATION_IN_TOPIC = re.compile(r"forecourt/v1/([a-z0-9][a-z0-9-]{0,63})/")
 
 
@@ -134,20 +136,26 @@ class Ingestor:
 
     def _events(self, events: list[tuple[Incoming, Event]], received: str, report: BatchReport) -> None:
         conn = self.db.conn
-        inserted: dict[str, list[Event]] = {}
+        # Known ids are looked up in bulk and the new rows inserted with one executemany: a Python-level
+        # INSERT per event cost a third of the collector's throughput.
+        ids = [event.id for _, event in events]
+        known: set[str] = set()
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            known.update(r[0] for r in conn.execute(f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        rows, inserted, duplicates = [], {}, Counter()
         for message, event in events:
+            if event.id in known:
+                duplicates[event.station] += 1
+                continue
+            known.add(event.id)
             # The payload as sent (validated UTF-8 JSON): fields a newer station adds are kept, not dropped.
-            payload = bytes(message.payload).decode()
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO events (id, station, kind, ts, seq, received_at, payload) VALUES (?,?,?,?,?,?,?)",
-                (event.id, event.station, event.kind, event.ts, event.seq, received, payload),
-            )
-            if cursor.rowcount:
-                inserted.setdefault(event.station, []).append(event)
-                report.stored += 1
-            else:
-                report.duplicates += 1
-                conn.execute("UPDATE stations SET duplicates = duplicates + 1 WHERE id = ?", (event.station,))
+            rows.append((event.id, event.station, event.kind, event.ts, event.seq, received, bytes(message.payload).decode()))
+            inserted.setdefault(event.station, []).append(event)
+        conn.executemany("INSERT INTO events (id, station, kind, ts, seq, received_at, payload) VALUES (?,?,?,?,?,?,?)", rows)
+        conn.executemany("UPDATE stations SET duplicates = duplicates + ? WHERE id = ?", [(n, s) for s, n in duplicates.items()])
+        report.stored += len(rows)
+        report.duplicates += sum(duplicates.values())
         for station, new in inserted.items():
             self._sequence(station, [e.seq for e in new], received)
             hours = sorted({e.ts[:13] for e in new})

@@ -15,6 +15,7 @@ from cloud.rollups import run_rollups
 from cloud.rules import run_rules
 from cloud.store import open_db, utc_now
 from cloud.subscriber import Subscriber
+from cloud.worker import ProcessIngestor
 from forecourt.errors import BrokerError
 from forecourt.sdnotify import notify
 
@@ -63,15 +64,18 @@ class CollectorService:
         self.config = config
         path = config.database.path
         open_db(path).conn.close()  # create and migrate before any thread opens it
-        self.subscriber = Subscriber(
-            config.mqtt, config.ingest,
-            lambda: Ingestor(open_db(path), dead_letter_bytes=config.ingest.dead_letter_bytes), clock=clock,
-        )
+        self.subscriber = Subscriber(config.mqtt, config.ingest, self._ingestor, clock=clock)
         self.jobs = Jobs(config, clock=clock)
         self.server = uvicorn.Server(uvicorn.Config(
             create_app(config, clock=clock), host=config.http.host, port=config.http.port, log_level="warning",
         ))
         self._thread: threading.Thread | None = None
+
+    def _ingestor(self) -> Ingestor | ProcessIngestor:
+        cap = self.config.ingest.dead_letter_bytes
+        if self.config.ingest.worker_process:
+            return ProcessIngestor(self.config.database.path, dead_letter_bytes=cap).start()
+        return Ingestor(open_db(self.config.database.path), dead_letter_bytes=cap)
 
     @property
     def url(self) -> str:

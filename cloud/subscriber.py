@@ -25,6 +25,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from cloud.config import CollectorMqtt, IngestSettings
 from cloud.ingest import BatchReport, Incoming, Ingestor
 from cloud.store import utc_now
+from cloud.worker import ProcessIngestor
 from forecourt.errors import BrokerError, ConfigError
 from forecourt.protocol import ROOT
 
@@ -82,7 +83,7 @@ class Subscriber:
         self,
         settings: CollectorMqtt,
         ingest: IngestSettings,
-        ingestor_factory: Callable[[], Ingestor],
+        ingestor_factory: Callable[[], Ingestor | ProcessIngestor],
         *,
         clock: Callable[[], datetime] = utc_now,
         on_batch: Callable[[BatchReport], None] | None = None,
@@ -204,7 +205,15 @@ class Subscriber:
         return batch
 
     def _write_loop(self) -> None:
-        ingestor = self._ingestor_factory()  # its SQLite connection belongs to this thread
+        ingestor = self._ingestor_factory()  # its SQLite connection (or child process) belongs to this thread
+        try:
+            self._drain(ingestor)
+        finally:
+            close = getattr(ingestor, "close", None)
+            if close is not None:
+                close()
+
+    def _drain(self, ingestor: Ingestor | ProcessIngestor) -> None:
         while not (self._stop.is_set() and self._queue.empty()):
             batch = self._next_batch()
             if not batch:

@@ -225,3 +225,23 @@ def test_concurrent_writers_queue_instead_of_failing(tmp_path):
     assert db.execute("SELECT count(*) FROM events").fetchone() == (1000,)
     assert db.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
     assert db.execute("SELECT sum(ratings_n) FROM rollups WHERE period = 'day'").fetchone() == (1000,)
+
+
+def test_process_ingestor_stores_in_a_child_and_replaces_a_dead_one(tmp_path):
+    from cloud.ingest import Incoming
+    from cloud.worker import ProcessIngestor
+    from tests.cloud_kit import incoming, rating
+
+    now = datetime(2026, 11, 6, 12, tzinfo=UTC)
+    worker = ProcessIngestor(tmp_path / "c.db").start()
+    try:
+        report = worker.store([incoming(rating("a", 1, now, 4)), Incoming("forecourt/v1/a/event/rating", b"{")], now=now)
+        assert (report.stored, report.dead) == (1, 1)
+        first_pid = worker._process.pid  # noqa: SLF001
+        worker._process.kill()  # noqa: SLF001 - a crash of the child, as the OOM killer would cause it
+        worker._process.join(5)  # noqa: SLF001
+        assert worker.store([incoming(rating("a", 2, now, 4))], now=now).stored == 1  # a new child took over
+        assert worker._process.pid != first_pid  # noqa: SLF001
+    finally:
+        worker.close()
+    assert open_db(tmp_path / "c.db").execute("SELECT seq FROM events ORDER BY seq").fetchall() == [(1,), (2,)]
