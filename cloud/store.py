@@ -16,6 +16,7 @@ from sqlite_utils.migrations import Migrations
 from forecourt.protocol import format_ts
 
 migrations = Migrations("forecourt-collector")
+CACHE_KIB = 64 * 1024
 
 # Additive figures of one station over one bucket; see cloud/rollups.py for how each is computed.
 ROLLUP_SUMS = (
@@ -122,6 +123,9 @@ def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = 
     # anything not acknowledged, and we acknowledge only after commit.
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=30000")
+    # Rollups and rankings read many rows scattered over a large file; SQLite's default 2 MB page
+    # cache made each station's month roll-up cost ~10 ms in file reads.
+    db.execute(f"PRAGMA cache_size={-CACHE_KIB}")
     migrations.apply(db)
     return db
 
