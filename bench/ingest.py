@@ -30,9 +30,10 @@ from paho.mqtt.properties import Properties
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cloud.config import CollectorConfig, CollectorMqtt, IngestSettings  # noqa: E402
+from cloud.config import CollectorConfig, CollectorMqtt, GoalSettings, IngestSettings  # noqa: E402
+from cloud.figures import hour_row  # noqa: E402
 from cloud.rankings import parse_period, rankings  # noqa: E402
-from cloud.rollups import COLUMNS, roll_up_months  # noqa: E402
+from cloud.rollups import COLUMNS, apply_hour  # noqa: E402
 from cloud.store import ROLLUP_JSON, ROLLUP_MAXES, open_db  # noqa: E402
 from cloud.subscriber import Subscriber  # noqa: E402
 from cloud.worker import ProcessIngestor  # noqa: E402
@@ -183,22 +184,26 @@ def bench_ranking(n_stations: int, days: int, workdir: Path) -> list[float]:
             rows.append((f"st{i:05d}", "day", bucket, 1, *[values.get(c, "{}") for c in COLUMNS]))
         with db.atomic():
             db.conn.executemany(sql, rows)
-    # Month rows as the rollup job keeps them: timed on a sample with the job's own code, and for the
-    # rest written with the same sums in one SQL statement (these rows' histograms are empty).
-    sample = min(1000, n_stations)
-    start = time.perf_counter()
-    with db.atomic():
-        roll_up_months(db, {(f"st{i:05d}", "2026-11") for i in range(sample)}, start_day + timedelta(days=days))
-    per_station = (time.perf_counter() - start) / sample
+    # Month rows from the day rows with the same sums the job keeps (these rows' histograms are empty).
     sums = ", ".join(f"MAX({c})" if c in ROLLUP_MAXES else f"SUM({c})" for c in COLUMNS if c not in ROLLUP_JSON)
     plain = [c for c in COLUMNS if c not in ROLLUP_JSON]
     with db.atomic():
         db.execute(
-            f"INSERT OR IGNORE INTO rollups (station, period, bucket, complete, {', '.join(plain)}) "
+            f"INSERT INTO rollups (station, period, bucket, complete, {', '.join(plain)}) "
             f"SELECT station, 'month', substr(bucket, 1, 7), 1, {sums} FROM rollups WHERE period = 'day' "
             "GROUP BY station, substr(bucket, 1, 7)"
         )
-    print(f"month roll-up by the job: {per_station * 1000:.1f} ms per station (sample of {sample:,})", flush=True)
+    # What the rollup job pays in the database per recomputed station-hour (hour, day and month rows),
+    # on a sample, before the ranking is timed.
+    sample = min(1000, n_stations)
+    hour = hour_row([{"kind": "rating", "score": 4, "scale": 5}], [8.0], online_s=3600, overdue_s=0, goals=GoalSettings())
+    last_day = start_day + timedelta(days=days - 1, hours=12)
+    start = time.perf_counter()
+    with db.atomic():
+        for i in range(sample):
+            apply_hour(db, f"st{i:05d}", format_ts(last_day)[:13], hour, last_day + timedelta(days=1))
+    print(f"rollup job, database work per station-hour: {(time.perf_counter() - start) / sample * 1000:.2f} ms "
+          f"(sample of {sample:,})", flush=True)
     config = CollectorConfig()
     period = parse_period("month", "2026-11", start_day + timedelta(days=days))
     times = []

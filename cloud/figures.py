@@ -132,6 +132,25 @@ def merge(rows: Iterable[Mapping]) -> dict:
     return out
 
 
+def shift(base: Mapping, new: Mapping, old: Mapping) -> dict:
+    """``base`` with one of its parts replaced: ``old`` taken out, ``new`` put in (a day when one hour is
+    recomputed). Maxima only grow, which holds because a station's events are only ever added."""
+    out = empty_row()
+    for name in ROLLUP_SUMS:
+        out[name] = base[name] + new[name] - old[name]
+    for name in ROLLUP_MAXES:
+        out[name] = max(base[name], new[name])
+    for name in ROLLUP_JSON:
+        counter: Counter = Counter()
+        for part, sign in ((base, 1), (new, 1), (old, -1)):
+            value = part[name]
+            for key, count in (json.loads(value) if isinstance(value, str) else value).items():
+                counter[key] += sign * count
+        items = [(k, v) for k, v in counter.items() if v > 0]
+        out[name] = dict(sorted(items, key=lambda kv: int(kv[0]))) if name.endswith("_hist") else dict(sorted(items))
+    return out
+
+
 def percentile(hist: Mapping[str, int], p: float) -> float | None:
     """Nearest-rank percentile of whole seconds in a histogram (``{"12": 3}``: three values of 12 s)."""
     total = sum(hist.values())

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlite_utils import Database
 
 from cloud.config import GoalSettings
-from cloud.figures import clip, figures, hour_row, intersect, measure, merge, timeline
+from cloud.figures import clip, empty_row, figures, hour_row, intersect, measure, merge, shift, timeline
 from cloud.registry import region_sql
 from cloud.store import ROLLUP_JSON, ROLLUP_MAXES, ROLLUP_SUMS, writing
 from forecourt.protocol import format_ts, parse_ts
@@ -107,7 +107,8 @@ def online_at(db: Database, station: str, when: datetime) -> bool:
 
 
 def run_rollups(db: Database, now: datetime, goals: GoalSettings, *, limit: int = 20_000) -> int:
-    """Recompute the dirty station-hours and their days; returns how many hours were computed.
+    """Recompute the dirty station-hours and fold each change into its day and month; returns how many
+    hours were computed.
 
     Dirty marks are taken (deleted) before computing so marks added meanwhile are not lost. Hours
     that are not over yet stay marked, because their online time keeps growing; a finished hour at
@@ -118,35 +119,39 @@ def run_rollups(db: Database, now: datetime, goals: GoalSettings, *, limit: int 
         taken = db.execute("SELECT station, hour FROM dirty ORDER BY hour LIMIT ?", [limit]).fetchall()
         db.conn.executemany("DELETE FROM dirty WHERE station = ? AND hour = ?", taken)
     work, seen = list(taken), set(taken)
-    days: set[tuple[str, str]] = set()
     with writing(db):
         while work:
             station, key = work.pop()
             end = hour_start(key) + timedelta(hours=1)
             complete = end <= now
-            _upsert(db, station, "hour", key, complete, compute_hour(db, station, key, now, goals))
-            days.add((station, key[:10]))
+            apply_hour(db, station, key, compute_hour(db, station, key, now, goals), now)
             following = (station, format_ts(end)[:13])
             if not complete:
                 db.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", [station, key])
             elif following not in seen and online_at(db, station, end):
                 seen.add(following)
                 work.append(following)
-        for station, day in days:
-            hours = _rows(db, "station = ? AND period = 'hour' AND bucket >= ? AND bucket < ?", [station, day, day + "U"])
-            complete = hour_start(day + "T00") + timedelta(days=1) <= now
-            _upsert(db, station, "day", day, complete, merge(hours))
-        roll_up_months(db, {(station, day[:7]) for station, day in days}, now)
     return len(seen)
 
 
-def roll_up_months(db: Database, months: set[tuple[str, str]], now: datetime) -> None:
-    """Month rows from day rows, so a month's ranking reads one row per station instead of thirty."""
-    for station, month in sorted(months):
-        days = _rows(db, "station = ? AND period = 'day' AND bucket >= ? AND bucket < ?", [station, month, month + "."])
-        start = hour_start(month + "-01T00")
-        complete = (start + timedelta(days=32)).replace(day=1) <= now
-        _upsert(db, station, "month", month, complete, merge(days))
+def _row(db: Database, station: str, period: str, bucket: str) -> dict:
+    rows = _rows(db, "period = ? AND bucket = ? AND station = ?", [period, bucket, station])
+    return rows[0] if rows else empty_row()
+
+
+def apply_hour(db: Database, station: str, key: str, row: dict, now: datetime) -> None:
+    """Store a station-hour and fold the change into its day and month rows.
+
+    Three point reads instead of re-reading a day's 24 hours and a month's 30 days, which lie far apart
+    in a table ordered for chain-wide queries (that cost ~10-100 ms per station on a 30,000-station chain).
+    """
+    old = _row(db, station, "hour", key)
+    start = hour_start(key)
+    _upsert(db, station, "hour", key, start + timedelta(hours=1) <= now, row)
+    day_end = hour_start(key[:10] + "T00") + timedelta(days=1)
+    month_end = (hour_start(key[:7] + "-01T00") + timedelta(days=32)).replace(day=1)
+    for period, bucket, end in (("day", key[:10], day_end), ("month", key[:7], month_end)):
+        _upsert(db, station, period, bucket, end <= now, shift(_row(db, station, period, bucket), row, old))
 
 
 def mark_all_hours(db: Database, station: str, start: datetime, end: datetime) -> None:
