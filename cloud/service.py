@@ -1,6 +1,7 @@
 """The collector service wired in one place: MQTT ingest, the rollup/alert job, and the HTTP API."""
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from cloud.store import open_db, utc_now
 from cloud.subscriber import Subscriber
 from cloud.worker import ProcessIngestor
 from forecourt.errors import BrokerError
-from forecourt.sdnotify import notify
+from forecourt.sdnotify import notify, watchdog_interval
 
 log = logging.getLogger("forecourt.collector")
 
@@ -103,17 +104,24 @@ class CollectorService:
         self.subscriber.stop()
 
     def run(self) -> int:
-        """Until SIGINT/SIGTERM (uvicorn handles them in the main thread)."""
-        self.subscriber.start()
-        self.jobs.start()
-        log.info("collector: database %s, API on %s", self.config.database.path, self.url)
+        """Until SIGINT/SIGTERM. Tells systemd READY only once ingest is subscribed and the API listens,
+        then pets its watchdog while the API thread lives, so a wedged collector is restarted."""
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        self.start()
         notify("READY=1")
+        interval = watchdog_interval()
         try:
-            self.server.run()
+            while not stop.wait(interval or 1.0):
+                if self._thread is None or not self._thread.is_alive():
+                    log.error("the HTTP server stopped unexpectedly; exiting so the service manager restarts us")
+                    return 1
+                if interval:
+                    notify("WATCHDOG=1")
         finally:
             notify("STOPPING=1")
-            self.jobs.stop()
-            self.subscriber.stop()
+            self.stop()
         return 0
 
 
