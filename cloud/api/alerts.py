@@ -5,9 +5,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 
 from cloud import alerts as lifecycle
-from cloud.api.deps import CurrentUser, DbDep, Now, RegionQ, check_region, check_station
+from cloud.api.deps import CurrentUser, DbDep, Now, RegionQ, check_station, visible_stations
 from cloud.api.schemas import Alert, Comment
-from cloud.registry import region_sql
 
 router = APIRouter(tags=["alerts"])
 
@@ -19,13 +18,9 @@ def list_alerts(
     station: str | None = None, region: RegionQ = None, overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict]:
-    if station is not None:
-        check_station(db, user, station)
-    path = check_region(user, region)
-    scope, params = user.role.station_sql("s.id", "s.region")
-    where, more = region_sql("s.region", path or "")
+    where, params = visible_stations(db, user, region=region, station=station)
     return lifecycle.list_alerts(
-        db, now=now, where=f"{scope} AND {where}", params=params + more, state=state, station=station,
+        db, now=now, where=where, params=params, state=state, station=station,
         overdue=overdue, limit=limit,
     )
 

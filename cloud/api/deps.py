@@ -11,7 +11,7 @@ from sqlite_utils import Database
 
 from cloud.auth import User, authenticate
 from cloud.config import CollectorConfig
-from cloud.registry import normalise_region
+from cloud.registry import normalise_region, region_sql
 from forecourt.protocol import format_ts
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `forecourt users add`")
@@ -99,3 +99,17 @@ def check_station(db: Database, user: User, station: str) -> dict:
     if not user.role.sees_station(row[0], row[1]):
         raise HTTPException(403, f"station {station!r} is outside your scope ({user.role})")
     return {"id": row[0], "region": row[1]}
+
+
+def visible_stations(
+    db: Database, user: User, *, region: str | None = None, station: str | None = None,
+    id_column: str = "s.id", region_column: str = "s.region",
+) -> tuple[str, list]:
+    """A WHERE fragment (and its parameters) for the stations the caller may see, narrowed to ``region``;
+    a named ``station`` must be in scope too. 403 for anything outside the caller's scope."""
+    if station is not None:
+        check_station(db, user, station)
+    path = check_region(user, region)
+    scope, params = user.role.station_sql(id_column, region_column)
+    where, more = region_sql(region_column, path or "")
+    return f"{scope} AND {where}", params + more

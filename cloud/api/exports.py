@@ -8,8 +8,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from cloud.api.deps import CurrentUser, DbDep, EndQ, RegionQ, StartQ, check_region, check_station, parse_time
-from cloud.registry import region_sql
+from cloud.api.deps import (
+    CurrentUser,
+    DbDep,
+    EndQ,
+    RegionQ,
+    StartQ,
+    check_station,
+    parse_time,
+    visible_stations,
+)
 from cloud.rollups import COLUMNS
 
 router = APIRouter(tags=["export"])
@@ -19,10 +27,7 @@ def _scope(db, user, station: str | None, region: str | None) -> tuple[str, list
     if station is not None:
         check_station(db, user, station)
         return "s.id = ?", [station]
-    path = check_region(user, region)
-    scope, params = user.role.station_sql("s.id", "s.region")
-    where, more = region_sql("s.region", path or "")
-    return f"{scope} AND {where}", params + more
+    return visible_stations(db, user, region=region)
 
 
 def _csv(header: list[str], rows: Iterator[tuple], filename: str) -> StreamingResponse:

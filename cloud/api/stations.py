@@ -12,12 +12,12 @@ from cloud.api.deps import (
     Now,
     RegionQ,
     StartQ,
-    check_region,
     check_station,
     parse_time,
+    visible_stations,
 )
 from cloud.api.schemas import DeadLetter, Me, Station, StationDetail
-from cloud.registry import all_regions, region_sql
+from cloud.registry import all_regions
 
 router = APIRouter(tags=["stations"])
 
@@ -35,10 +35,8 @@ def regions(db: DbDep, user: CurrentUser) -> list[str]:
 
 @router.get("/stations", response_model=list[Station])
 def list_stations(db: DbDep, user: CurrentUser, region: RegionQ = None) -> list[dict]:
-    path = check_region(user, region)
-    scope, params = user.role.station_sql()
-    where, more = region_sql("region", path or "")
-    return queries.station_rows(db, f"{scope} AND {where}", params + more)
+    where, params = visible_stations(db, user, region=region, id_column="id", region_column="region")
+    return queries.station_rows(db, where, params)
 
 
 @router.get("/stations/{station}", response_model=StationDetail)
@@ -70,11 +68,7 @@ def dead_letters(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> list[dict]:
     """Messages that could not be stored, newest first, with why; those with no station are HQ's only."""
+    where, params = visible_stations(db, user, region=region, station=station)
     if station is not None:
-        check_station(db, user, station)
-    path = check_region(user, region)
-    scope, params = user.role.station_sql("s.id", "s.region")
-    where, more = region_sql("s.region", path or "")
-    if station is not None:
-        where, more = f"{where} AND d.station = ?", [*more, station]
-    return queries.dead_letters(db, f"{scope} AND {where}", params + more, limit)
+        where, params = f"{where} AND d.station = ?", [*params, station]
+    return queries.dead_letters(db, where, params, limit)
