@@ -12,14 +12,15 @@ import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
 from cloud.registry import auto_register
+from cloud.rollups import RUNNING_LOOKAHEAD
 from cloud.store import writing
 from forecourt.errors import ProtocolError
-from forecourt.protocol import Event, Health, Status, decode, format_ts, parse_topic
+from forecourt.protocol import Event, Health, Status, decode, format_ts, parse_topic, parse_ts
 
 log = logging.getLogger("forecourt.collector.ingest")
 _ID_CHUNK = 500  # ids per IN (...) lookup, well under SQLite's variable limit
@@ -220,7 +221,13 @@ class Ingestor:
                WHERE id = ? AND coalesce(health_at, '') <= ?""",
             (payload, health.ts, received, health.station, health.ts),
         )
-        conn.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", (health.station, health.ts[:13]))
+        # The sample proves the edge ran since ts - uptime_s: the hour before may gain covered time too.
+        sampled = parse_ts(health.ts)
+        since = format_ts(sampled - timedelta(seconds=min(health.uptime_s, RUNNING_LOOKAHEAD.total_seconds())))
+        conn.executemany(
+            "INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)",
+            [(health.station, hour) for hour in {since[:13], health.ts[:13]}],
+        )
 
     def _dead_letter(self, message: Incoming, reason: str, received: str) -> None:
         found = _STATION_IN_TOPIC.match(message.topic or "")

@@ -20,6 +20,7 @@ from forecourt.protocol import format_ts, parse_ts
 
 COLUMNS = ROLLUP_SUMS + ROLLUP_MAXES + ROLLUP_JSON
 OVERDUE_LOOKBACK = timedelta(days=7)
+RUNNING_LOOKAHEAD = timedelta(hours=1)  # health comes at least hourly (edge default: every minute)
 
 
 def hour_start(key: str) -> datetime:
@@ -48,6 +49,22 @@ def online_intervals(db: Database, station: str, start: datetime, end: datetime)
         )
     ]
     return clip(timeline(changes, end), start, end)
+
+
+def running_intervals(db: Database, station: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """When the station's edge service was running, as its health samples prove (``ts - uptime_s`` .. ``ts``).
+
+    The outbox replays what a station measured while its link was down, so those hours are covered
+    although the retained status said offline. Samples come at least hourly, so the next hour holds
+    the one that covers the end of this one.
+    """
+    rows = db.execute(
+        "SELECT ts, json_extract(payload, '$.uptime_s') FROM health WHERE station = ? AND ts >= ? AND ts < ?",
+        [station, format_ts(start), format_ts(end + RUNNING_LOOKAHEAD)],
+    )
+    return clip(
+        [(parse_ts(ts) - timedelta(seconds=up), parse_ts(ts)) for ts, up in rows if up is not None], start, end
+    )
 
 
 def overdue_intervals(db: Database, station: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -79,7 +96,7 @@ def compute_hour(db: Database, station: str, key: str, now: datetime, goals: Goa
             [station, format_ts(start), format_ts(start + timedelta(hours=1))],
         )
     ]
-    online = online_intervals(db, station, start, end)
+    online = online_intervals(db, station, start, end) + running_intervals(db, station, start, end)
     overdue = intersect(online, overdue_intervals(db, station, start, end))
     return hour_row(events, fps, online_s=measure(online), overdue_s=measure(overdue), goals=goals)
 

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,6 @@ from forecourt.children import die_with_parent
 from forecourt.demo.driver import SimulatedStation
 from forecourt.demo.fleet import FLEET, registry_csv, station_config
 from forecourt.errors import ForecourtError
-from forecourt.protocol import format_epoch
 
 log = logging.getLogger(__name__)
 
@@ -71,25 +69,6 @@ def scratch_dir() -> str | None:
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
 
 
-def claim_history_online(database: Path, stations: list[str], since: float) -> None:
-    """Record the simulated stations as online since the back-fill starts.
-
-    The collector learns "online" from the time it *receives* a retained status, so history replayed
-    now would count as offline time and every station would rank as "insufficient data". The simulated
-    stations were (in the story) connected all along; this writes that one fact into the collector's
-    status log before it starts, and is the only place the demo touches the collector's tables.
-    """
-    at = format_epoch(since)
-    try:
-        with contextlib.closing(sqlite3.connect(database)) as conn, conn:
-            conn.executemany(
-                "INSERT INTO status_log (station, at, state) VALUES (?, ?, 'online')", [(s, at) for s in stations]
-            )
-            conn.executemany("UPDATE stations SET status = 'online', status_at = ? WHERE id = ?", [(at, s) for s in stations])
-    except sqlite3.Error as err:  # a changed collector schema: the demo still runs, the history ranks as offline
-        log.warning("could not mark the simulated history online (%s); old hours will show as offline", err)
-
-
 class Demo:
     def __init__(self, options: DemoOptions) -> None:
         self.options = options
@@ -125,7 +104,6 @@ class Demo:
         self._cli("stations", "import", str(self.dir / "stations.csv"), "--database", str(database))
         self.urls.token = self._cli("users", "add", DEMO_USER, "--role", "hq", "--database", str(database)).strip()
         start = time.time() - self.options.days * 86400
-        claim_history_online(database, [p.station for p in profiles], start)
         port = free_port(self.options.host)
         self.urls.dashboard = f"http://{self.options.host}:{port}/"
         self._start_collector(database, passwords[COLLECTOR_USER], port)
