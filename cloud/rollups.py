@@ -1,7 +1,8 @@
 """Rollups: per station, per hour (from events, health and status) and per day (from hours), recomputed
 for the buckets that ingest marked dirty; months and regions are merged from these rows on query.
 
-Online time comes from the retained status (the station's birth and last will); a restroom counts as
+Online time is when the retained status said online (birth .. last will) or a health sample proves the
+edge was running (``ts - uptime_s`` .. ``ts``: history replayed after a link outage); a restroom counts as
 overdue between the station's ``restroom_overdue`` alert opening and clearing; compliance is the share
 of online time in which no restroom was overdue.
 """
