@@ -2,7 +2,6 @@
 
 import itertools
 import sqlite3
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ from cloud.store import open_db
 from cloud.subscriber import Subscriber
 from forecourt.broker import Mosquitto
 from forecourt.protocol import Alert, Cleaning, Health, Rating, Status, Visit, encode, format_ts
+from tests import waiting
 
 _ids = itertools.count(1)
 
@@ -81,12 +81,7 @@ def start_collector(
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+    return waiting.wait_until(predicate, timeout)  # the collector's batches want longer than the default
 
 
 def count(db_path: Path, sql: str, params: tuple = ()) -> int:

@@ -17,6 +17,7 @@ from forecourt.protocol import Status, format_epoch
 from tests.conftest import STATION_USERS
 from tests.link_helpers import Collector, rating, station_config
 from tests.mqtt import Recorder
+from tests.waiting import wait_until
 
 BIRTH = Status(state="online", version="test", config_hash="abc", started_at=format_epoch(0))
 
@@ -53,7 +54,7 @@ def test_2000_events_across_three_broker_restarts_all_arrive(broker, tmp_path):
         print(f"\n2000 events, 3 broker restarts: {collector.duplicates()} duplicates (at-least-once), "
               f"{publisher.reconnects} reconnects")
         assert publisher.wait_connected(5) and publisher.reconnects == 3  # every restart cut a live link
-        assert _eventually(lambda: outbox.stats().depth == 0)
+        assert wait_until(lambda: outbox.stats().depth == 0)
     finally:
         publisher.stop()
         collector.close()
@@ -70,14 +71,14 @@ def test_broker_absent_at_start_up_events_wait_locally_then_arrive(tmp_path):
     publisher.start()
     try:
         ids = {outbox.store(Draft("cleaning", time.time(), {"restroom": "ladies"})).id for _ in range(50)}
-        assert _eventually(lambda: publisher.stats().last_error is not None)
+        assert wait_until(lambda: publisher.stats().last_error is not None)
         assert not publisher.connected
         assert outbox.stats().depth == 50
         broker.start()
         collector = Collector(broker)
         try:
             assert collector.wait_for(lambda c: ids <= c.ids())
-            assert _eventually(lambda: outbox.stats().depth == 0)
+            assert wait_until(lambda: outbox.stats().depth == 0)
         finally:
             collector.close()
     finally:
@@ -160,11 +161,3 @@ def _feed(config_path: Path, count: int) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE, text=True, env=env,
     )
 
-
-def _eventually(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False

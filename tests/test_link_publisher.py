@@ -14,6 +14,7 @@ from forecourt.errors import ConfigError
 from forecourt.protocol import Status, format_epoch
 from tests.link_helpers import Collector, rating
 from tests.mqtt import Recorder
+from tests.waiting import wait_until
 
 BIRTH = Status(state="online", version="9.9", config_hash="cafe", started_at=format_epoch(1_795_430_000))
 
@@ -33,14 +34,6 @@ def retained_status(broker, station: str = "a") -> dict | None:
         recorder.close()
 
 
-def _eventually(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
 
 def test_birth_is_retained_online_and_a_clean_stop_retains_offline(broker, tmp_path):
     outbox = Outbox(tmp_path / "o.db", station="a")
@@ -49,7 +42,7 @@ def test_birth_is_retained_online_and_a_clean_stop_retains_offline(broker, tmp_p
     publisher.start()
     try:
         assert publisher.wait_connected(10)
-        assert _eventually(lambda: retained_status(broker) == BIRTH.model_dump(exclude_none=True))
+        assert wait_until(lambda: retained_status(broker) == BIRTH.model_dump(exclude_none=True))
     finally:
         publisher.stop()
         outbox.close()
@@ -63,7 +56,7 @@ def test_a_wrong_password_is_a_clear_error_retried_with_backoff_and_never_connec
     publisher = Publisher(outbox, settings(broker, password="wrong"), station="a", birth=BIRTH)
     publisher.start()
     try:
-        assert _eventually(lambda: publisher.refused >= 2)  # retried, not given up
+        assert wait_until(lambda: publisher.refused >= 2)  # retried, not given up
         assert not publisher.connected and publisher.stats().published == 0
     finally:
         publisher.stop()
@@ -84,7 +77,7 @@ def test_a_not_authorized_puback_is_an_error_and_the_event_stays_queued(broker, 
     publisher = Publisher(outbox, settings(broker, username="a"), station="b", birth=BIRTH)
     publisher.start()
     try:
-        assert _eventually(lambda: publisher.rejected >= 2)
+        assert wait_until(lambda: publisher.rejected >= 2)
         assert publisher.published == 0
     finally:
         publisher.stop()
@@ -105,7 +98,7 @@ def test_every_event_arrives_in_order_over_either_protocol_and_any_window(broker
         ids = [outbox.store(Draft("rating", time.time(), rating(1 + i % 5))).id for i in range(150)]
         assert collector.wait_for(lambda c: len(c.events) >= 150)
         assert [e["id"] for e in collector.events] == ids  # no duplicates without an outage, and in order
-        assert _eventually(lambda: outbox.stats().depth == 0)
+        assert wait_until(lambda: outbox.stats().depth == 0)
         assert publisher.published == 150
     finally:
         publisher.stop()
