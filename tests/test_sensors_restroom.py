@@ -100,13 +100,37 @@ def test_interval_runs_across_midnight_in_a_night_shift():
     assert room.due_at == at("2026-11-24 23:30")
 
 
-def test_overdue_alert_stays_open_overnight_and_counts_only_active_minutes():
+def test_overdue_alert_pauses_over_closing_time_and_counts_only_active_minutes():
     room = timer("2026-11-23 20:00", active_hours="06:00-22:00")
     room.check_in(at("2026-11-23 20:30"))
-    assert room.tick(at("2026-11-23 21:45"))[0].fields["value"] == 15 * MIN
+    assert room.tick(at("2026-11-23 21:45")) == [overdue("open", at("2026-11-23 21:30"), 15 * MIN, OPEN_MSG)]
+    closed = "Ladies closed for the day 30 min overdue; the alert resumes at opening"
+    assert room.tick(at("2026-11-23 22:00") + 1) == [overdue("cleared", at("2026-11-23 22:00"), 30 * MIN, closed)]
+    assert room.tick(at("2026-11-24 05:59")) == []
+    assert room.tick(at("2026-11-24 06:00") + 2) == [overdue("open", at("2026-11-24 06:00"), 30 * MIN + 2, OPEN_MSG)]
     assert room.status(at("2026-11-24 06:10")).overdue_s == 40 * MIN  # 21:30-22:00 + 06:00-06:10
-    cleared = room.check_in(at("2026-11-24 06:10"))[-1]
-    assert (cleared.fields["state"], cleared.fields["value"]) == ("cleared", 40 * MIN)
+    assert room.check_in(at("2026-11-24 06:10"))[-1] == overdue(
+        "cleared", at("2026-11-24 06:10"), 40 * MIN, "Ladies checked in 40 min overdue")
+
+
+def test_a_check_in_after_a_night_without_ticks_reports_both_episodes_in_order():
+    room = timer("2026-11-23 20:00", active_hours="06:00-22:00")
+    room.check_in(at("2026-11-23 20:30"))
+    drafts = room.check_in(at("2026-11-24 06:10"))
+    assert [(d.kind, d.fields.get("state"), d.at) for d in drafts] == [
+        ("alert", "open", at("2026-11-23 21:30")),
+        ("alert", "cleared", at("2026-11-23 22:00")),
+        ("alert", "open", at("2026-11-24 06:00")),
+        ("cleaning", None, at("2026-11-24 06:10")),
+        ("alert", "cleared", at("2026-11-24 06:10")),
+    ]
+
+
+def test_an_all_day_restroom_is_never_paused():
+    room = timer("2026-11-23 20:00")
+    room.check_in(at("2026-11-23 20:30"))
+    assert [d.fields["state"] for d in room.tick(at("2026-11-23 21:45"))] == ["open"]
+    assert room.tick(at("2026-11-24 06:00")) == []
 
 
 def test_second_press_within_the_gap_is_kept_flagged_and_does_not_reset_the_clock():

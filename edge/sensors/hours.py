@@ -34,6 +34,12 @@ class ActiveHours:
     def is_active(self, when: float) -> bool:
         return any(start <= when < end for start, end in self._spans(when, when))
 
+    def span_at(self, when: float) -> tuple[float, float] | None:
+        """The active span (start, end) that holds ``when``; None outside active hours or when all day."""
+        if self.all_day:
+            return None
+        return next(((start, end) for start, end in self._spans(when, when) if start <= when < end), None)
+
     def active_seconds(self, begin: float, end: float) -> float:
         """Seconds of active hours within [begin, end); 0 when end <= begin (e.g. after a clock step back)."""
         if end <= begin:

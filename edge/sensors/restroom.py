@@ -6,6 +6,9 @@
 - The interval runs only within active hours (see :mod:`edge.sensors.hours`). Passing it opens a
   ``restroom_overdue`` alert, dated when it became due; the next counted check-in clears it, with the
   active seconds it was overdue as ``value``.
+- Closing time pauses an open alert: it is cleared at the end of active hours and opened again when
+  they start, so HQ never counts the hours a closed restroom could not be cleaned as overdue (nor
+  raises its own overdue alert over night).
 """
 
 from collections import deque
@@ -47,6 +50,8 @@ class RestroomTimer:
             started_at if last_check_in is None else last_check_in, self.interval_s
         )
         self.alert_open = False
+        self.opened_at = 0.0  # when the open alert (this episode) started
+        self.closed_at = 0.0  # when closing time last paused it
         self.check_ins = 0
         self.flagged = 0
         self._recent: deque[float] = deque()  # every press within the burst window, flagged or not
@@ -69,23 +74,40 @@ class RestroomTimer:
             overdue_s = self.hours.active_seconds(self.due_at, at)
             message = f"{self._name} checked in {_minutes(overdue_s)} overdue"
             # A press confirmed by the debouncer after the alert opened may predate it by a few ms.
-            drafts.append(self._alert("cleared", max(at, self.due_at), overdue_s, message))
+            drafts.append(self._alert("cleared", max(at, self.opened_at), overdue_s, message))
             self.alert_open = False
         self.last_check_in = at
         self.due_at = self.hours.after_active(at, self.interval_s)
         return drafts
 
     def tick(self, now: float) -> list[Draft]:
-        """Opens the overdue alert once the interval has run out (dated when it did)."""
-        if self.alert_open or now < self.due_at:
-            return []
-        self.alert_open = True
-        overdue_s = self.hours.active_seconds(self.due_at, now)
+        """Opens the overdue alert once the interval has run out (dated when it did) and pauses it over
+        closing time (cleared at closing, opened again at opening); catches up on ticks it missed."""
+        drafts: list[Draft] = []
+        while step := self._step(now):
+            drafts.append(step)
+        return drafts
+
+    def _step(self, now: float) -> Draft | None:
+        if self.alert_open:
+            span = self.hours.span_at(self.opened_at)
+            if span is None or now < span[1]:
+                return None
+            self.alert_open, self.closed_at = False, span[1]
+            overdue_s = self.hours.active_seconds(self.due_at, span[1])
+            message = f"{self._name} closed for the day {_minutes(overdue_s)} overdue; the alert resumes at opening"
+            return self._alert("cleared", span[1], overdue_s, message)
+        if now < self.due_at:
+            return None
+        opens = self.hours.after_active(max(self.due_at, self.closed_at), 0.0)  # first active instant
+        if now < opens:
+            return None
+        self.alert_open, self.opened_at = True, opens
         since = "since start-up" if self.last_check_in is None else "since the last one"
         message = (
             f"{self._name}: no cleaning check-in for {_minutes(self.interval_s)} of active hours {since}"
         )
-        return [self._alert("open", self.due_at, overdue_s, message)]
+        return self._alert("open", opens, self.hours.active_seconds(self.due_at, now), message)
 
     def status(self, now: float) -> RestroomStatus:
         overdue = now >= self.due_at
