@@ -79,11 +79,14 @@ async function route() {
     link.classList.toggle("active", link.dataset.nav === name);
   }
   destroyCharts();
-  root.replaceChildren(h("p", { class: "loading" }, "Loading…"));
+  // Each route renders into its own container: a slower, older render (the leaderboard still loading
+  // when the user opens a station) then fills a detached node instead of overwriting the page.
+  const target = h("div", { class: "view" }, h("p", { class: "loading" }, "Loading…"));
+  root.replaceChildren(target);
   try {
-    await view.render(root, { args, params, me, go });
+    await view.render(target, { args, params, me, go });
   } catch (error) {
-    root.replaceChildren(h("p", { class: "notice error" }, `Something went wrong: ${error.message}`));
+    target.replaceChildren(h("p", { class: "notice error" }, `Something went wrong: ${error.message}`));
   }
 }
 
