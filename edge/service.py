@@ -191,7 +191,10 @@ class EdgeService:
         # Imported here: gpiozero loads only on stations with buttons.
         from edge.sensors import build_sensors
 
-        return build_sensors(self.config, self._guard("sensors"), pin_factory=self.pin_factory, clock=self.clock)
+        return build_sensors(
+            self.config, self._guard("sensors"), pin_factory=self.pin_factory, clock=self.clock,
+            last_check_ins=self.outbox.last_check_ins(),
+        )
 
     def _build_vision(self) -> Any:
         if self.config.camera is None:

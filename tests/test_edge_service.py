@@ -70,6 +70,28 @@ def test_a_kiosk_press_reaches_hq_as_one_rating_and_filtered_presses_reach_healt
     assert collector.statuses[-1][0] == {"state": "offline"}
 
 
+def test_a_restart_keeps_the_restrooms_clock_so_a_power_cut_does_not_postpone_overdue(tmp_path, mock_factory):
+    clock = Clock(T0)
+    restroom = {"id": "ladies", "button_pin": 5, "interval_min": 60}
+    config = station_config(Unreachable(), tmp_path, restrooms=[restroom])
+    first = EdgeService(config, pin_factory=mock_factory, clock=clock, notify_systemd=False).start()
+    press(mock_factory, clock, 5)
+    cleaned_at = T0 + 4 * 0.002  # the press is dated at its first contact after the bounces settle
+    first.tick()
+    first.stop()  # the power goes; the Pi boots 50 minutes later
+    mock_factory.reset()
+    clock.t = T0 + 50 * 60
+    second = EdgeService(config, pin_factory=mock_factory, clock=clock, notify_systemd=False).start()
+    try:
+        assert second.sensors.stats()["overdue"] == []
+        clock.t = T0 + 61 * 60
+        second.tick()
+        assert [r["restroom"] for r in second.sensors.stats()["overdue"]] == ["ladies"]
+        assert second.outbox.last_check_ins() == {"ladies": pytest.approx(cleaned_at, abs=0.01)}
+    finally:
+        second.stop()
+
+
 def test_without_a_broker_the_station_records_and_reports_it_in_health(tmp_path, mock_factory):
     clock = Clock(T0)
     service = EdgeService(station_config(Unreachable(), tmp_path, kiosks=[KIOSK]), pin_factory=mock_factory,

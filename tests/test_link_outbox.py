@@ -167,3 +167,21 @@ def test_an_outbox_path_that_cannot_be_opened_is_a_config_error_naming_it(tmp_pa
     (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(ConfigError, match="junk.db"):
         Outbox(tmp_path / "junk.db", station="a")
+
+
+def cleaning(restroom: str, at: float, flag: str | None = None) -> Draft:
+    return Draft("cleaning", at, {"restroom": restroom, "flag": flag, "since_last_s": None})
+
+
+def test_last_counted_check_in_per_restroom_survives_delivery_and_reopening(tmp_path):
+    outbox = Outbox(tmp_path / "o.db", station="a")
+    outbox.store(cleaning("ladies", 1000.0))
+    outbox.store(cleaning("gents", 1100.0))
+    outbox.store(cleaning("ladies", 1200.0))
+    outbox.store(cleaning("ladies", 1250.0, flag="too_soon"))  # kept and sent, but not a cleaning
+    outbox.delivered(row.n for row in outbox.pending())
+    outbox.close()
+    reopened = Outbox(tmp_path / "o.db", station="a")
+    assert reopened.stats().depth == 0
+    assert reopened.last_check_ins() == {"ladies": 1200.0, "gents": 1100.0}
+    reopened.close()

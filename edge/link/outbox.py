@@ -64,6 +64,13 @@ def m001_outbox(db: Database) -> None:
     db["meta"].insert_all([{"key": "last_seq", "value": 0}, {"key": "dropped", "value": 0}, {"key": "full_open", "value": 0}])
 
 
+@migrations()
+def m002_last_check_ins(db: Database) -> None:
+    # Delivered events are deleted, but a restroom's clock must survive a power cut: keep its last
+    # counted check-in beside the queue, written in the same transaction as the cleaning event.
+    db["last_check_ins"].create({"restroom": str, "at": float}, pk="restroom")
+
+
 @dataclass(frozen=True)
 class Pending:
     n: int
@@ -142,9 +149,21 @@ class Outbox:
             if not self._make_room(size):
                 self._drop(draft)
                 return None
-            self._insert(seq, draft.kind, event.id, topic, payload, size)
+            with self._transaction():
+                self._insert_row(seq, draft.kind, event.id, topic, payload)
+                if draft.kind == "cleaning" and draft.fields.get("flag") is None:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO last_check_ins (restroom, at) VALUES (?, ?)",
+                        (draft.fields["restroom"], draft.at),
+                    )
+            self.stored_bytes += size
         self._wake()
         return event
+
+    def last_check_ins(self) -> dict[str, float]:
+        """Restroom id -> time of its last counted (unflagged) check-in, kept across restarts."""
+        with self._lock:
+            return dict(self._conn.execute("SELECT restroom, at FROM last_check_ins").fetchall())
 
     def add_health(self, health: Health) -> bool:
         """Store a health sample (no ``seq``); returns False if it was thinned away for lack of space."""

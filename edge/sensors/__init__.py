@@ -11,6 +11,7 @@ station's config to both. The edge service uses only :func:`build_sensors`::
 """
 
 import time
+from collections.abc import Mapping
 
 from gpiozero.pins import Factory
 
@@ -23,12 +24,19 @@ __all__ = ["Sensors", "build_sensors"]
 
 
 def build_sensors(
-    config: StationConfig, sink: EventSink, *, pin_factory: Factory | None = None, clock: Clock = time.time
+    config: StationConfig,
+    sink: EventSink,
+    *,
+    pin_factory: Factory | None = None,
+    clock: Clock = time.time,
+    last_check_ins: Mapping[str, float] | None = None,
 ) -> Sensors:
     """Build every restroom and kiosk of ``config`` on ``pin_factory`` (``None`` = gpiozero's default).
 
     ``clock`` stamps every button edge and is the time :meth:`Sensors.tick` uses when not given one;
     inject a simulated clock to replay history. Raises :class:`~forecourt.errors.ConfigError` for an
     unknown time zone and gpiozero's own errors for pins the factory cannot provide.
+    ``last_check_ins`` (restroom id -> epoch seconds, kept by the outbox) carries the restrooms' clocks
+    across a restart or power cut, so a reboot does not postpone an overdue restroom.
     """
-    return Sensors(config, sink, pin_factory=pin_factory, clock=clock)
+    return Sensors(config, sink, pin_factory=pin_factory, clock=clock, last_check_ins=last_check_ins)

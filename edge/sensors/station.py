@@ -9,7 +9,7 @@ across buttons. Drafts the sink refuses stay queued in order and are retried on 
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from threading import RLock
@@ -63,6 +63,7 @@ class Sensors:
         *,
         pin_factory: Factory | None = None,
         clock: Clock = time.time,
+        last_check_ins: Mapping[str, float] | None = None,
     ) -> None:
         self._sink = sink
         self._clock = clock
@@ -85,7 +86,8 @@ class Sensors:
         try:
             for room_config in config.restrooms:
                 hours = ActiveHours.parse(room_config.active_hours, tz)
-                room = _Room(RestroomTimer(room_config, hours, started_at=now), None, None)
+                last = (last_check_ins or {}).get(room_config.id)
+                room = _Room(RestroomTimer(room_config, hours, started_at=now, last_check_in=last), None, None)
                 room.led = self._indicator(Indicator.led, room_config.led_pin)
                 room.buzzer = self._indicator(Indicator.buzzer, room_config.buzzer_pin)
                 self._rooms.append(room)
