@@ -4,7 +4,6 @@ are queued for it) and records every event it receives."""
 
 import json
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from paho.mqtt.properties import Properties
 
 from edge.config import StationConfig
 from forecourt.broker import Mosquitto, free_port
+from tests.waiting import wait_until
 
 
 class Unreachable:
@@ -90,12 +90,7 @@ class Collector:
             return sum(n - 1 for n in Counter(e["id"] for e in self.events).values())
 
     def wait_for(self, predicate, timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self):
-                return True
-            time.sleep(0.02)
-        return False
+        return wait_until(lambda: predicate(self), timeout)
 
     def close(self) -> None:
         self.client.disconnect()

@@ -1,13 +1,13 @@
 """Real paho clients for tests: connect as a user and wait for the CONNACK, record what arrives."""
 
 import threading
-import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from forecourt.broker import Mosquitto
+from tests.waiting import wait_until
 
 
 class Refused(Exception):
@@ -68,13 +68,11 @@ class Recorder:
             self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
 
     def wait_for(self, predicate: Callable[[list], bool], timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if predicate(list(self.messages)):
-                    return True
-            time.sleep(0.02)
-        return False
+        return wait_until(lambda: predicate(self.snapshot()), timeout)
+
+    def snapshot(self) -> list[tuple[str, bytes, bool]]:
+        with self._lock:
+            return list(self.messages)
 
     def close(self) -> None:
         self.client.disconnect()
