@@ -22,8 +22,11 @@ from forecourt.protocol.messages import (
     parse_ts,
 )
 from forecourt.protocol.topics import (
+    DOWNLINK,
     ROOT,
     STATION_ID,
+    UPLINK,
+    ack_topic,
     Topic,
     check_station_id,
     config_topic,
@@ -35,8 +38,8 @@ from forecourt.protocol.topics import (
 )
 
 __all__ = [
-    "EVENT_KINDS", "MAX_PAYLOAD_BYTES", "ROOT", "STATION_ID", "VERSION",
+    "DOWNLINK", "EVENT_KINDS", "MAX_PAYLOAD_BYTES", "ROOT", "STATION_ID", "UPLINK", "VERSION",
     "Alert", "Cleaning", "Event", "Health", "Message", "Rating", "Status", "Topic", "Visit", "ZoneDwell",
-    "check_station_id", "config_topic", "decode", "describe", "encode", "event_topic", "format_epoch", "format_ts",
+    "ack_topic", "check_station_id", "config_topic", "decode", "describe", "encode", "event_topic", "format_epoch", "format_ts",
     "health_topic", "new_id", "parse_topic", "parse_ts", "station_filter", "status_topic",
 ]

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from forecourt.errors import ProtocolError
 from forecourt.protocol.messages import EVENT_KINDS, VERSION, Event, Health, Message, Status, parse_ts
-from forecourt.protocol.topics import Topic, parse_topic
+from forecourt.protocol.topics import DOWNLINK, Topic, parse_topic
 
 MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_CLOCK_SKEW = timedelta(hours=24)
@@ -39,8 +39,8 @@ def decode(topic: str, payload: bytes, *, now: datetime) -> Message:
     body = _json_object(payload)
     if where.channel == "status":
         return _validate(Status, body)
-    if where.channel == "config":
-        raise ProtocolError("the config channel is cloud -> edge; stations may not publish on it")
+    if where.channel in DOWNLINK:
+        raise ProtocolError(f"the {where.channel} channel is cloud -> edge; stations may not publish on it")
     _check_version(body)
     _check_station(body, where.station)
     if where.channel == "health":

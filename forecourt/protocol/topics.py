@@ -7,8 +7,11 @@ from forecourt.errors import ProtocolError
 
 ROOT = "forecourt/v1"
 STATION_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-Channel = Literal["status", "event", "health", "config"]
-CHANNELS: tuple[str, ...] = ("status", "event", "health", "config")
+Channel = Literal["status", "event", "health", "config", "ack"]
+CHANNELS: tuple[str, ...] = ("status", "event", "health", "config", "ack")
+# Who may publish on each channel: stations publish UPLINK, collectors publish DOWNLINK (the broker's ACL says so too).
+UPLINK: tuple[str, ...] = ("status", "event", "health")
+DOWNLINK: tuple[str, ...] = ("config", "ack")
 
 
 class Topic(NamedTuple):
@@ -40,6 +43,11 @@ def health_topic(station: str) -> str:
 
 def config_topic(station: str) -> str:
     return str(Topic(check_station_id(station), "config"))
+
+
+def ack_topic(station: str) -> str:
+    """Where the collector tells a station which of its events HQ has stored (docs/PROTOCOL.md, "Storage acknowledgements")."""
+    return str(Topic(check_station_id(station), "ack"))
 
 
 def event_topic(station: str, kind: str) -> str:
