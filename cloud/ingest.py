@@ -2,7 +2,8 @@
 (cloud/subscriber.py) hands batches in and acknowledges them only after :meth:`Ingestor.store` returns.
 
 Every message ends up exactly once as an event, a status change, a health sample, a counted
-duplicate, or a dead letter with its reason: bad input never raises out of here.
+duplicate, or a dead letter with its reason: bad input never raises out of here. The report says, per
+station, what the batch settled (``acks``), for the storage acknowledgements sent after the commit.
 """
 
 import json
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
+from cloud.acks import AckBook
 from cloud.registry import auto_register
 from cloud.rollups import RUNNING_LOOKAHEAD
 from cloud.store import writing
@@ -42,6 +44,13 @@ class BatchReport:
     statuses: int = 0
     health: int = 0
     reasons: list[str] = field(default_factory=list)
+    acks: AckBook = field(default_factory=AckBook)
+
+    def add(self, other: "BatchReport") -> None:
+        for name in ("stored", "duplicates", "dead", "ignored", "statuses", "health"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reasons += other.reasons
+        self.acks.merge(other.acks)
 
 
 @dataclass(frozen=True)
@@ -96,9 +105,7 @@ class Ingestor:
             except Exception as err:  # one message the schema cannot take must not hold back the others
                 with writing(self.db):
                     one = self._write([(message, ProtocolError(f"storage error: {err}"))], now)
-            for name in ("stored", "duplicates", "dead", "ignored", "statuses", "health"):
-                setattr(report, name, getattr(report, name) + getattr(one, name))
-            report.reasons += one.reasons
+            report.add(one)
         return report
 
     def _decode(self, message: Incoming, now: datetime) -> object:
@@ -126,12 +133,14 @@ class Ingestor:
                 self._dead_letter(message, str(parsed), received)
                 report.dead += 1
                 report.reasons.append(str(parsed))
+                report.acks.dead_letter(message.topic, message.payload, str(parsed))
             elif isinstance(parsed, Status):
                 self._status(parse_topic(message.topic).station, parsed, received)
                 report.statuses += 1
             elif isinstance(parsed, Health):
                 self._health(parsed, received)
                 report.health += 1
+                report.acks.health(parsed.station, parsed.id)
         self._events(events, received, report)  # type: ignore[arg-type]
         return report
 
@@ -146,6 +155,7 @@ class Ingestor:
             known.update(r[0] for r in conn.execute(f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk))
         rows, inserted, duplicates = [], {}, Counter()
         for message, event in events:
+            report.acks.stored(event.station, event.seq)  # held once this batch commits, new or not
             if event.id in known:
                 duplicates[event.station] += 1
                 continue

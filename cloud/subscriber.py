@@ -1,8 +1,11 @@
 """The MQTT side of ingest: a persistent MQTT v5 session on a shared subscription, messages queued to one
 writer thread that stores them in batches and acknowledges each only after its batch is committed.
 
-A collector killed between receipt and commit therefore loses nothing: the broker still holds the
-unacknowledged messages in our session and redelivers them when we come back under the same client id.
+Two acknowledgements follow each commit: the MQTT PUBACK to the broker, and a storage acknowledgement
+to every station in the batch (``forecourt/v1/<station>/ack``, cloud/acks.py) saying which of its
+events HQ now holds. Stations keep each event until that second one, so what a broker loses (killed
+before its autosave, or restarted without our shared subscription, which Mosquitto 2.0 forgets) is
+sent again; a collector killed between receipt and commit loses nothing either way.
 """
 
 import logging
@@ -27,7 +30,7 @@ from cloud.ingest import BatchReport, Incoming, Ingestor
 from cloud.store import utc_now
 from cloud.worker import ProcessIngestor
 from forecourt.errors import BrokerError, ConfigError
-from forecourt.protocol import ROOT
+from forecourt.protocol import ROOT, encode_ack
 
 log = logging.getLogger("forecourt.collector.mqtt")
 
@@ -38,7 +41,6 @@ class _Received:
     payload: bytes
     mid: int
     qos: int
-    store: bool = True
 
 
 def credentials(settings: CollectorMqtt) -> tuple[str | None, str | None]:
@@ -56,24 +58,17 @@ def credentials(settings: CollectorMqtt) -> tuple[str | None, str | None]:
     return user, password
 
 
-SHARED_ID, STATUS_ID, PLAIN_ID = 1, 2, 3
+def subscriptions(share_group: str) -> list[str]:
+    """Topic filters: what stations publish (never our own downlink, ``ack`` and ``config``).
 
-
-def subscriptions(share_group: str) -> list[tuple[str, int]]:
-    """(topic filter, subscription identifier) pairs.
-
-    With a share group: retained messages are never sent on a shared subscription (MQTT 5 §4.8.2), so
-    station status, which lives in retained messages, also needs a plain subscription; the identifiers
-    let us store a status that arrives twice (once per subscription) once. Without one: one plain
-    subscription, which Mosquitto 2.0.11 keeps across a broker restart (it forgets shared ones).
+    With a share group, events and health are split between the group's collectors; status stays a
+    plain subscription because retained messages are never sent on a shared one (MQTT 5 §4.8.2), and
+    every collector may record a station's status (it is idempotent).
     """
+    events, health, status = f"{ROOT}/+/event/+", f"{ROOT}/+/health", f"{ROOT}/+/status"
     if not share_group:
-        return [(f"{ROOT}/#", PLAIN_ID)]
-    return [(f"$share/{share_group}/{ROOT}/#", SHARED_ID), (f"{ROOT}/+/status", STATUS_ID)]
-
-
-def is_shared_status_copy(topic: str, identifiers: list[int]) -> bool:
-    return SHARED_ID in identifiers and STATUS_ID not in identifiers and topic.endswith("/status")
+        return [events, health, status]
+    return [f"$share/{share_group}/{events}", f"$share/{share_group}/{health}", status]
 
 
 class Subscriber:
@@ -96,7 +91,7 @@ class Subscriber:
         self._queue: queue.Queue[_Received] = queue.Queue()
         self._stop = threading.Event()
         self._connected = threading.Event()
-        self._subacks = 0
+        self.acks_sent = 0
         self.stored = 0
         self.dead = 0
         self.duplicates = 0
@@ -160,21 +155,16 @@ class Subscriber:
         if reason_code.is_failure:
             log.error("broker refused the collector: %s", reason_code)
             return
-        # One SUBSCRIBE per filter: a subscription identifier belongs to a whole SUBSCRIBE packet.
-        for topic, ident in subscriptions(self.settings.share_group):
-            props = Properties(PacketTypes.SUBSCRIBE)
-            props.SubscriptionIdentifier = ident
-            client.subscribe(topic, options=SubscribeOptions(qos=1), properties=props)
+        # Every time, session or not: Mosquitto 2.0 restores a persistent session without its shared subscriptions.
+        client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in subscriptions(self.settings.share_group)])
 
     def _on_subscribe(self, _client, _userdata, mid, reason_codes, _props) -> None:
         refused = [str(code) for code in reason_codes if code.is_failure]
         if refused:
             log.error("the broker refused our subscriptions: %s (check the collector's ACL)", ", ".join(refused))
             return
-        self._subacks += 1
-        if self._subacks % len(subscriptions(self.settings.share_group)) == 0:
-            log.info("subscribed on %s as %s", self.settings.url, self.settings.client_id)
-            self._connected.set()
+        log.info("subscribed on %s as %s", self.settings.url, self.settings.client_id)
+        self._connected.set()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props) -> None:
         log.warning("disconnected from the broker (%s); paho reconnects", reason_code)
@@ -184,10 +174,7 @@ class Subscriber:
             topic = message.topic
         except UnicodeDecodeError:
             topic = message._topic.decode("utf-8", "replace")  # noqa: SLF001 - the only way to see a bad topic
-        identifiers = getattr(message.properties, "SubscriptionIdentifier", None) or []
-        # Acknowledged with its batch like any other, but stored only from the plain status subscription.
-        store = not is_shared_status_copy(topic, identifiers)
-        self._queue.put(_Received(topic, message.payload, message.mid, message.qos, store))
+        self._queue.put(_Received(topic, message.payload, message.mid, message.qos))
 
     def _next_batch(self) -> list[_Received]:
         try:
@@ -220,12 +207,13 @@ class Subscriber:
                 continue
             while True:
                 try:
-                    report = ingestor.store([Incoming(m.topic, m.payload) for m in batch if m.store], now=self._clock())
+                    report = ingestor.store([Incoming(m.topic, m.payload) for m in batch], now=self._clock())
                     break
                 except Exception:  # e.g. disk full: keep the batch unacknowledged and try again
                     log.exception("cannot store a batch of %d; retrying in 1 s", len(batch))
                     if self._stop.wait(1):
                         return
+            self._tell_stations(report)
             for message in batch:
                 if message.qos > 0:
                     self.client.ack(message.mid, message.qos)
@@ -234,3 +222,12 @@ class Subscriber:
             self.duplicates += report.duplicates
             if self._on_batch:
                 self._on_batch(report)
+
+    def _tell_stations(self, report: BatchReport) -> None:
+        """Storage acknowledgements for what the commit settled. One lost on the way costs a resend, not an event."""
+        for ack in report.acks.messages(now=self._clock()):
+            info = self.client.publish(*encode_ack(ack), qos=1)
+            if info.rc == mqtt.MQTT_ERR_SUCCESS:
+                self.acks_sent += 1
+            else:
+                log.debug("could not send the storage acknowledgement to %s (%s); it will resend", ack.station, info.rc)

@@ -85,6 +85,20 @@ class OutboxSettings(Section):
     replay_rate: float = Field(
         500.0, gt=0, description="Most messages sent per second, so a fleet replaying backlogs after an outage does not stampede the broker"
     )
+    keep_until: Literal["stored", "puback"] = Field(
+        "stored",
+        description="Keep each event until HQ acknowledges storing it (stored) or only until the broker's PUBACK "
+        "(puback: loses what a restarting broker drops; only for a broker whose ACL hides the ack topic)",
+    )
+    resend_after_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="Send an event again when HQ has not acknowledged it this many seconds after it was sent "
+        "(doubling while HQ stays silent, up to 10x)",
+    )
+    unacked_limit: int = Field(
+        5000, ge=1, le=1_000_000,
+        description="Most events sent but not yet acknowledged by HQ; beyond it the station waits (bounds the broker's queue while HQ is down)",
+    )
 
 
 class HealthSettings(Section):

@@ -82,7 +82,8 @@ class EdgeService:
             )
             self.publisher = Publisher(
                 self.outbox, self.config.mqtt, station=self.station, birth=birth,
-                window=settings.inflight, rate=settings.replay_rate,
+                window=settings.inflight, rate=settings.replay_rate, keep_until=settings.keep_until,
+                resend_after_s=settings.resend_after_s, unacked_limit=settings.unacked_limit,
             )
             self.publisher.start()
             self.sensors = self._build_sensors()

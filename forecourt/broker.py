@@ -65,10 +65,11 @@ def acl_text(collectors: Iterable[str] = (COLLECTOR_USER,)) -> str:
         "# Forecourt ACL: a station may only publish as itself (its username is its station id).",
         "pattern write forecourt/v1/%u/#",
         "pattern read forecourt/v1/%u/config",
+        "pattern read forecourt/v1/%u/ack",
         "",
     ]
     for user in collectors:
-        lines += [f"user {user}", "topic read forecourt/v1/#", "topic write forecourt/v1/+/config", ""]
+        lines += [f"user {user}", "topic read forecourt/v1/#", "topic write forecourt/v1/+/config", "topic write forecourt/v1/+/ack", ""]
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ are queued for it) and records every event it receives."""
 
 import json
 import threading
+from datetime import UTC, datetime
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.config import StationConfig
+from forecourt.protocol import build_acks, encode_ack
 from forecourt.broker import Mosquitto, free_port
 from tests.waiting import wait_until
 
@@ -41,7 +43,10 @@ def station_config(broker: "Mosquitto | Unreachable", tmp_path: Path, station: s
 class Collector:
     """Persistent-session QoS 1 subscriber as HQ runs it; reconnects by itself when the broker restarts."""
 
-    def __init__(self, broker: Mosquitto, topic: str = "forecourt/v1/#", client_id: str = "hq-test") -> None:
+    def __init__(
+        self, broker: Mosquitto, topic: str = "forecourt/v1/#", client_id: str = "hq-test", *, acknowledge: bool = True
+    ) -> None:
+        self.acknowledge = acknowledge
         self.events: list[dict[str, Any]] = []
         self.statuses: list[tuple[dict[str, Any], bool]] = []
         self.health: list[dict[str, Any]] = []
@@ -71,7 +76,9 @@ class Collector:
         else:
             client.subscribe(self._topic, qos=1)
 
-    def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client, _userdata, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.endswith(("/ack", "/config")):
+            return  # our own downlink
         body = json.loads(msg.payload)
         with self._lock:
             if msg.topic.endswith("/status"):
@@ -80,6 +87,12 @@ class Collector:
                 self.health.append(body)
             else:
                 self.events.append(body)
+        if self.acknowledge and not msg.topic.endswith("/status"):
+            # As HQ does once it has stored it: the station may now forget it.
+            seqs = [body["seq"]] if "seq" in body else []
+            ids = [] if seqs else [body["id"]]
+            for ack in build_acks(body["station"], stored=seqs, health=ids, now=datetime.now(UTC)):
+                client.publish(*encode_ack(ack), qos=1)
 
     def ids(self) -> set[str]:
         with self._lock:

@@ -9,9 +9,12 @@ from edge.link.publisher import LinkStats
 NOW = 1_795_430_000.0
 OUTBOX = OutboxStats(
     depth=7, events=5, oldest_stored_at=NOW - 90, stored_bytes=2100, budget_bytes=200_000_000,
-    last_seq=41, dropped=0, health_thinned=0,
+    last_seq=41, dropped=0, health_thinned=0, rejected=1,
 )
-LINK = LinkStats(connected=False, published=34, reconnects=2, refused=0, rejected=0, last_error="cannot reach broker x:1")
+LINK = LinkStats(
+    connected=False, published=34, reconnects=2, refused=0, rejected=0, last_error="cannot reach broker x:1",
+    confirmed=30, awaiting_ack=4, resent=6, no_subscribers=3,
+)
 
 
 def test_health_carries_what_hq_needs_to_tell_a_sick_station():
@@ -24,11 +27,12 @@ def test_health_carries_what_hq_needs_to_tell_a_sick_station():
     assert health.model_dump(exclude={"id"}) == {
         "v": 1, "station": "a", "ts": "2026-11-23T10:33:20.000Z", "version": "0.1.0", "uptime_s": 3600.0,
         "outbox_depth": 7, "oldest_undelivered_s": 90.0, "published": 34, "reconnects": 2, "dropped": 0,
+        "confirmed": 30, "awaiting_ack": 4, "resent": 6, "rejected_by_hq": 1,
         "filtered_presses": {"shop": 3, "exit": 0}, "camera_fps": 4.6, "camera_ok": True, "frames_skipped": 12,
         "cpu_temp_c": 51.2, "rss_mb": 88.0,
         "extra": {
             "outbox_bytes": 2100, "outbox_budget_bytes": 200_000_000, "link_connected": False,
-            "link_last_error": "cannot reach broker x:1",
+            "link_last_error": "cannot reach broker x:1", "link_no_subscribers": 3,
             "sensors": {"check_ins": {"ladies": 2}}, "vision": {"detector_ms": 80.5},
         },
     }

@@ -49,6 +49,8 @@ def build_health(
         extra["link_connected"] = link.connected
         if link.refused or link.rejected:
             extra["link_refused"], extra["link_rejected"] = link.refused, link.rejected
+        if link.no_subscribers:
+            extra["link_no_subscribers"] = link.no_subscribers
         if link.last_error:
             extra["link_last_error"] = link.last_error[:200]
     filtered = sensors.pop("filtered_presses", {}) or {}
@@ -76,6 +78,10 @@ def build_health(
         outbox_depth=outbox.depth,
         oldest_undelivered_s=None if oldest is None else max(0.0, now - oldest),
         published=link.published if link else 0,
+        confirmed=link.confirmed if link else 0,
+        awaiting_ack=link.awaiting_ack if link else 0,
+        resent=link.resent if link else 0,
+        rejected_by_hq=outbox.rejected,
         reconnects=link.reconnects if link else 0,
         dropped=outbox.dropped,
         filtered_presses={str(k): int(v) for k, v in filtered.items()},

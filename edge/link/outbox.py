@@ -3,8 +3,14 @@
 Durability: WAL with ``synchronous=FULL``. In WAL mode ``NORMAL`` survives a crash of the process but a
 power cut may roll back the last commits (the WAL is only fsynced at checkpoints); ``FULL`` fsyncs the
 WAL on every commit, so an event that :meth:`Outbox.emit` returned from survives pulling the plug.
-Events are a few per minute, so the ~0.3 ms fsync per event costs nothing that matters; deletions after
-PUBACK are batched, so draining a backlog does not pay one fsync per message.
+Events are a few per minute, so the ~0.3 ms fsync per event costs nothing that matters; deletions are
+batched (one per storage acknowledgement), so draining a backlog does not pay one fsync per message.
+
+Until when a row is kept: until HQ says it stored it (a storage acknowledgement on the station's ack
+topic, :meth:`Outbox.acknowledge`), not until the broker's PUBACK. A broker that restarts before its
+autosave, or one with no subscriber at that moment, PUBACKs messages that never reach HQ; a row kept
+until HQ confirms it is sent again instead. ``keep_until = "puback"`` (:meth:`Outbox.delivered`)
+is the old behaviour, for brokers whose ACL does not yet let stations read their ack topic.
 
 Ordering: rows are sent in ``n`` order (AUTOINCREMENT, so numbers are never reused even when the table
 empties and the publisher's "sent up to" cursor stays valid). ``seq`` comes from a counter in ``meta``
@@ -34,12 +40,13 @@ from sqlite_utils.migrations import Migrations
 
 from edge.events import Draft
 from forecourt.errors import ConfigError, ProtocolError
-from forecourt.protocol import EVENT_KINDS, Event, Health, describe, encode, format_epoch, new_id
+from forecourt.protocol import EVENT_KINDS, Event, Health, Rejected, StorageAck, describe, encode, format_epoch, new_id
 
 log = logging.getLogger(__name__)
 
 ROW_OVERHEAD = 100  # bytes per row beyond topic + payload: ids, numbers, b-tree cells (rough, on purpose)
 RESERVED = frozenset({"v", "id", "seq", "station", "ts", "kind"})
+SIZE = f"length(topic) + length(payload) + {ROW_OVERHEAD}"  # a row's counted bytes, in SQL
 CLEAR_BELOW = 0.9  # the outbox_full alert clears when usage falls under this share of the budget
 
 migrations = Migrations("forecourt_outbox")
@@ -71,6 +78,23 @@ def m002_last_check_ins(db: Database) -> None:
     db["last_check_ins"].create({"restroom": str, "at": float}, pk="restroom")
 
 
+@migrations()
+def m003_acknowledgements(db: Database) -> None:
+    # Storage acknowledgements name health samples by id, and count the events HQ refused for good.
+    db.execute("CREATE INDEX outbox_id ON outbox (id)")
+    db["meta"].insert({"key": "rejected", "value": 0})
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """What one storage acknowledgement removed from the outbox."""
+
+    rows: list[int]  # outbox row numbers (``n``) gone
+    events: int
+    health: int
+    rejected: list[Rejected]  # of those events, the ones HQ refused for good (logged by the caller)
+
+
 @dataclass(frozen=True)
 class Pending:
     n: int
@@ -80,7 +104,7 @@ class Pending:
 
 @dataclass(frozen=True)
 class OutboxStats:
-    depth: int  # rows not yet acknowledged, health samples included
+    depth: int  # rows HQ has not confirmed yet, health samples included
     events: int  # of which events (with a seq)
     oldest_stored_at: float | None  # clock time of the oldest undelivered row
     stored_bytes: int
@@ -88,6 +112,7 @@ class OutboxStats:
     last_seq: int
     dropped: int  # events the full outbox could not keep, since the station was installed
     health_thinned: int  # health samples removed or refused for space, since start
+    rejected: int = 0  # events HQ acknowledged as refused for good (dead letters), since the station was installed
 
 
 class Outbox:
@@ -119,7 +144,7 @@ class Outbox:
         except (OSError, sqlite3.Error) as err:
             raise ConfigError(f"outbox.path: cannot open {path}: {err}") from None
         self._conn = conn
-        self.stored_bytes = self._scalar(f"SELECT coalesce(sum(length(topic) + length(payload) + {ROW_OVERHEAD}), 0) FROM outbox")
+        self.stored_bytes = self._scalar(f"SELECT coalesce(sum({SIZE}), 0) FROM outbox")
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -207,7 +232,7 @@ class Outbox:
         while self.stored_bytes + size > self.budget_bytes:
             rows = self._conn.execute(
                 f"DELETE FROM outbox WHERE n IN (SELECT n FROM outbox WHERE kind = 'health' ORDER BY n LIMIT 64) "
-                f"RETURNING length(topic) + length(payload) + {ROW_OVERHEAD}"
+                f"RETURNING {SIZE}"
             ).fetchall()
             if not rows:
                 return False
@@ -246,29 +271,78 @@ class Outbox:
             ).fetchall()
         return [Pending(n, topic, bytes(payload)) for n, topic, payload in rows]
 
+    def rows(self, numbers: Iterable[int]) -> list[Pending]:
+        """The rows still held among ``numbers`` (for sending again), oldest first."""
+        found: list[Pending] = []
+        numbers = list(numbers)
+        with self._lock:
+            for chunk in _chunks(numbers):
+                found += [
+                    Pending(n, topic, bytes(payload))
+                    for n, topic, payload in self._conn.execute(
+                        f"SELECT n, topic, payload FROM outbox WHERE n IN ({','.join('?' * len(chunk))})", chunk
+                    )
+                ]
+        return sorted(found, key=lambda row: row.n)
+
+    def acknowledge(self, ack: StorageAck) -> Acknowledged:
+        """Forget what HQ confirmed it holds (or refused for good); one transaction, one fsync."""
+        refused = {r.seq: r for r in ack.rejected}
+        rows: list[int] = []
+        events = health = 0
+        rejected: list[Rejected] = []
+        with self._lock, self._transaction():
+            freed = 0
+            for first, last in ack.stored:
+                gone = self._conn.execute(
+                    f"DELETE FROM outbox WHERE seq BETWEEN ? AND ? RETURNING n, {SIZE}", (first, last)
+                ).fetchall()
+                rows += [n for n, _ in gone]
+                events += len(gone)
+                freed += sum(size for _, size in gone)
+            for chunk in _chunks(list(refused)):
+                gone = self._conn.execute(
+                    f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(chunk))}) RETURNING n, seq, {SIZE}", chunk
+                ).fetchall()
+                rows += [n for n, _, _ in gone]
+                rejected += [refused[seq] for _, seq, _ in gone]
+                freed += sum(size for _, _, size in gone)
+            for chunk in _chunks(ack.health):
+                gone = self._conn.execute(
+                    f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(chunk))}) AND seq IS NULL RETURNING n, {SIZE}", chunk
+                ).fetchall()
+                rows += [n for n, _ in gone]
+                health += len(gone)
+                freed += sum(size for _, size in gone)
+            if rejected:
+                self._set_meta("rejected", self._meta("rejected") + len(rejected))
+            self._freed(freed)
+        return Acknowledged(rows, events + len(rejected), health, rejected)
+
     def delivered(self, numbers: Iterable[int]) -> int:
-        """Forget rows the broker acknowledged (PUBACK with a success code); returns how many went."""
+        """Forget rows the broker acknowledged (``keep_until = "puback"`` only); returns how many went."""
         numbers = list(numbers)
         if not numbers:
             return 0
         with self._lock, self._transaction():
             gone = freed = 0
-            for start in range(0, len(numbers), 500):  # stay under SQLite's bound-parameter limit
-                chunk = numbers[start : start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk in _chunks(numbers):
                 rows = self._conn.execute(
-                    f"DELETE FROM outbox WHERE n IN ({marks}) RETURNING length(topic) + length(payload) + {ROW_OVERHEAD}",
-                    chunk,
+                    f"DELETE FROM outbox WHERE n IN ({','.join('?' * len(chunk))}) RETURNING {SIZE}", chunk
                 ).fetchall()
                 gone += len(rows)
                 freed += sum(r[0] for r in rows)
-            opened_at = self._meta("full_open")
-            if opened_at and self.stored_bytes - freed < CLEAR_BELOW * self.budget_bytes:
-                total = self._meta("dropped") - opened_at + 1
-                self._set_meta("full_open", 0)
-                self._alert("cleared", total, f"outbox has room again; {total} events could not be kept while it was full")
-            self.stored_bytes -= freed
+            self._freed(freed)
         return gone
+
+    def _freed(self, freed: int) -> None:
+        """Inside a transaction: ``freed`` bytes left; clear the outbox_full alert once there is room again."""
+        opened_at = self._meta("full_open")
+        if opened_at and self.stored_bytes - freed < CLEAR_BELOW * self.budget_bytes:
+            total = self._meta("dropped") - opened_at + 1
+            self._set_meta("full_open", 0)
+            self._alert("cleared", total, f"outbox has room again; {total} events could not be kept while it was full")
+        self.stored_bytes -= freed
 
     def on_new(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (cheaply, without the lock) after each stored row: the publisher's wake-up."""
@@ -293,6 +367,7 @@ class Outbox:
                 budget_bytes=self.budget_bytes,
                 last_seq=self._meta("last_seq"),
                 dropped=self._meta("dropped"),
+                rejected=self._meta("rejected"),
                 health_thinned=self.health_thinned,
             )
 
@@ -308,6 +383,12 @@ class Outbox:
 
     def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         return self._conn.execute(sql, params).fetchone()[0]
+
+
+def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    """Slices that stay under SQLite's bound-parameter limit."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _build(cls: type, draft: Draft, envelope: Mapping[str, Any]) -> Any:

@@ -3,6 +3,7 @@
 See docs/PROTOCOL.md for the contract.
 """
 
+from forecourt.protocol.acks import Rejected, StorageAck, build_acks, decode_ack, encode_ack, seq_ranges
 from forecourt.protocol.codec import MAX_PAYLOAD_BYTES, decode, describe, encode
 from forecourt.protocol.messages import (
     EVENT_KINDS,
@@ -39,7 +40,7 @@ from forecourt.protocol.topics import (
 
 __all__ = [
     "DOWNLINK", "EVENT_KINDS", "MAX_PAYLOAD_BYTES", "ROOT", "STATION_ID", "UPLINK", "VERSION",
-    "Alert", "Cleaning", "Event", "Health", "Message", "Rating", "Status", "Topic", "Visit", "ZoneDwell",
+    "Alert", "Cleaning", "Rejected", "StorageAck", "build_acks", "decode_ack", "encode_ack", "seq_ranges", "Event", "Health", "Message", "Rating", "Status", "Topic", "Visit", "ZoneDwell",
     "ack_topic", "check_station_id", "config_topic", "decode", "describe", "encode", "event_topic", "format_epoch", "format_ts",
     "health_topic", "new_id", "parse_topic", "parse_ts", "station_filter", "status_topic",
 ]

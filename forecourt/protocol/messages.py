@@ -175,9 +175,13 @@ class Health(Message):
     ts: Timestamp
     version: str
     uptime_s: Seconds
-    outbox_depth: Annotated[int, Field(ge=0)] = 0
-    oldest_undelivered_s: Seconds | None = None
-    published: Annotated[int, Field(ge=0)] = 0
+    outbox_depth: Annotated[int, Field(ge=0)] = Field(0, description="Rows HQ has not acknowledged storing")
+    oldest_undelivered_s: Seconds | None = Field(None, description="Age of the oldest row HQ has not acknowledged")
+    published: Annotated[int, Field(ge=0)] = Field(0, description="Outbox rows the broker PUBACKed since start")
+    confirmed: Annotated[int, Field(ge=0)] = Field(0, description="Outbox rows HQ acknowledged storing since start")
+    awaiting_ack: Annotated[int, Field(ge=0)] = Field(0, description="Rows sent on this connection that HQ has not acknowledged yet")
+    resent: Annotated[int, Field(ge=0)] = Field(0, description="Rows sent again since start because HQ had not acknowledged them in time")
+    rejected_by_hq: Annotated[int, Field(ge=0)] = Field(0, description="Events HQ refused for good (dead letters), since install")
     reconnects: Annotated[int, Field(ge=0)] = 0
     dropped: Annotated[int, Field(ge=0)] = Field(0, description="Events the full outbox could not keep")
     filtered_presses: dict[str, Annotated[int, Field(ge=0)]] = Field(
