@@ -5,23 +5,33 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from edge.config import MqttSettings
+from forecourt.connection import BrokerConnection
 from forecourt.settings import Section, apply_overrides, load_toml, validate
 
 
-class CollectorMqtt(MqttSettings):
-    username: str | None = Field("collector", description="MQTT username of the collector")
-    client_id: str = Field("forecourt-collector-1", description="Stable client id: the persistent session is keyed on it")
+class CollectorMqtt(BrokerConnection):
+    """The collector's link: the shared connection kit plus its session and share group."""
+
+    username: str | None = Field(
+        "collector", description="MQTT username of this collector instance; each instance needs its own (the broker binds client id to it)"
+    )
+    client_id: str | None = Field(
+        None, description="Client id of the persistent session; defaults to the username (the shipped broker enforces that)"
+    )
     share_group: str = Field(
         "forecourt",
-        description="Shared-subscription group; collectors in one group split the fleet. '' subscribes plainly: "
-        "Mosquitto 2.0.11 forgets shared subscriptions when it restarts, losing what is published before we resubscribe",
+        description="Shared-subscription group; collectors in one group split the fleet. '' subscribes plainly "
+        "(one collector). Mosquitto 2.0 forgets shared subscriptions when it restarts; stations resend what HQ did not acknowledge",
     )
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0, description="How long the broker keeps our queue while we are away")
     receive_maximum: int = Field(
         65535, ge=1, le=65535,
         description="Unacknowledged messages the broker may send us at once; must exceed ingest.batch_size",
     )
+
+    @property
+    def session_id(self) -> str:
+        return self.client_id or self.username or "collector"
 
 
 class DatabaseSettings(Section):

@@ -10,14 +10,11 @@ sent again; a collector killed between receipt and commit loses nothing either w
 
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -29,7 +26,7 @@ from cloud.config import CollectorMqtt, IngestSettings
 from cloud.ingest import BatchReport, Incoming, Ingestor
 from cloud.store import utc_now
 from cloud.worker import ProcessIngestor
-from forecourt.errors import BrokerError, ConfigError
+from forecourt.errors import BrokerError
 from forecourt.protocol import ROOT, encode_ack
 
 log = logging.getLogger("forecourt.collector.mqtt")
@@ -41,21 +38,6 @@ class _Received:
     payload: bytes
     mid: int
     qos: int
-
-
-def credentials(settings: CollectorMqtt) -> tuple[str | None, str | None]:
-    if settings.credentials_file is None:
-        return settings.username, settings.password
-    path = Path(settings.credentials_file)
-    try:
-        if path.stat().st_mode & 0o077:
-            raise ConfigError(f"{path}: credentials file must not be readable by group or others (chmod 600)")
-        user, sep, password = path.read_text().strip().partition(":")
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read credentials file: {err.strerror}") from None
-    if not sep:
-        raise ConfigError(f"{path}: expected one line 'username:password'")
-    return user, password
 
 
 def subscriptions(share_group: str) -> list[str]:
@@ -101,28 +83,26 @@ class Subscriber:
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=self.settings.client_id,
+            client_id=self.settings.session_id,
             protocol=mqtt.MQTTProtocolVersion.MQTTv5,
             manual_ack=True,
         )
-        user, password = credentials(self.settings)
+        user, password = self.settings.credentials()
         if user is not None:
             client.username_pw_set(user, password)
-        url = urlparse(self.settings.url)
-        if url.scheme == "mqtts":
-            context = ssl.create_default_context(cafile=str(self.settings.ca_file) if self.settings.ca_file else None)
-            if self.settings.cert_file:
-                context.load_cert_chain(str(self.settings.cert_file), str(self.settings.key_file or ""))
-            client.tls_set_context(context)
+        tls = self.settings.tls_context()
+        if tls is not None:
+            client.tls_set_context(tls)
+        client.connect_timeout = self.settings.connect_timeout_s
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
-        client.reconnect_delay_set(1, 30)
+        client.reconnect_delay_set(max(1, round(self.settings.reconnect_min_s)), max(1, round(self.settings.reconnect_max_s)))
         return client
 
     def start(self, timeout: float = 10.0) -> "Subscriber":
-        url = urlparse(self.settings.url)
+        address = self.settings.address
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.settings.session_expiry_s
         # We acknowledge a batch only after its commit, so the broker must be allowed to have a whole batch
@@ -131,8 +111,7 @@ class Subscriber:
         self._writer.start()
         try:
             self.client.connect(
-                url.hostname or "127.0.0.1", url.port or (8883 if url.scheme == "mqtts" else 1883),
-                keepalive=self.settings.keepalive_s, clean_start=False, properties=props,
+                address.host, address.port, keepalive=self.settings.keepalive_s, clean_start=False, properties=props
             )
         except OSError as err:
             raise BrokerError(f"cannot reach the broker at {self.settings.url}: {err}") from None
@@ -163,7 +142,7 @@ class Subscriber:
         if refused:
             log.error("the broker refused our subscriptions: %s (check the collector's ACL)", ", ".join(refused))
             return
-        log.info("subscribed on %s as %s", self.settings.url, self.settings.client_id)
+        log.info("subscribed on %s as %s", self.settings.url, self.settings.session_id)
         self._connected.set()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from forecourt.connection import BrokerConnection
 from forecourt.protocol import check_station_id
 from forecourt.settings import Section, apply_overrides, load_toml, validate
 
@@ -43,39 +44,15 @@ class StationInfo(Section):
         return check_station_id(value)
 
 
-class MqttSettings(Section):
-    url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL: mqtt://host:port or mqtts://host:port (TLS)")
-    username: str | None = Field(None, description="MQTT username; defaults to the station id")
-    password: str | None = Field(None, description="MQTT password (prefer credentials_file)")
-    credentials_file: Path | None = Field(
-        None, description="File holding 'username:password'; must not be readable by group or others"
+class MqttSettings(BrokerConnection):
+    """The station's link to the chain's broker: the shared connection kit plus what only a station sets."""
+
+    client_id: str | None = Field(
+        None, description="MQTT client id; defaults to forecourt-<station id> (the shipped broker replaces it with the username)"
     )
-    ca_file: Path | None = Field(None, description="CA certificate that signed the broker's certificate")
-    cert_file: Path | None = Field(None, description="Client certificate for mutual TLS")
-    key_file: Path | None = Field(None, description="Private key of the client certificate")
-    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive; the last will fires ~1.5x after loss")
-    client_id: str | None = Field(None, description="MQTT client id; defaults to forecourt-<station id>")
     protocol: Literal["5", "3.1.1"] = Field(
         "5", description="MQTT version: 5 (a rejected publish, e.g. not authorised, is reported) or 3.1.1 (it is not)"
     )
-    connect_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up a connection attempt after this long")
-    reconnect_min_s: float = Field(1.0, gt=0, description="First wait before reconnecting; doubles per failure")
-    reconnect_max_s: float = Field(60.0, gt=0, description="Longest wait between reconnection attempts (plus jitter)")
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.fullmatch(r"mqtts?://[^/:]+(:\d{1,5})?/?", value):
-            raise ValueError(f"{value!r} is not a broker URL like mqtt://host:1883 or mqtts://host:8883")
-        return value
-
-    @model_validator(mode="after")
-    def _backoff_in_order(self) -> "MqttSettings":
-        if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError(f"reconnect_max_s: {self.reconnect_max_s} is below reconnect_min_s {self.reconnect_min_s}")
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file: give both (mutual TLS) or neither")
-        return self
 
 
 class OutboxSettings(Section):

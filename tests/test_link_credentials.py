@@ -3,7 +3,7 @@
 import pytest
 
 from edge.config import MqttSettings
-from edge.link.credentials import broker_address, read_credentials_file, resolve_credentials
+from forecourt.connection import broker_address, read_credentials_file
 from forecourt.errors import ConfigError
 
 
@@ -49,9 +49,9 @@ def test_the_file_wins_and_the_username_defaults_to_the_station_id(tmp_path):
     path = tmp_path / "credentials"
     path.write_text("station-7:from-file")
     path.chmod(0o600)
-    assert resolve_credentials(MqttSettings(password="inline"), "a") == ("a", "inline")
-    assert resolve_credentials(MqttSettings(username="u", password="p"), "a") == ("u", "p")
-    assert resolve_credentials(MqttSettings(password="inline", credentials_file=path), "a") == ("station-7", "from-file")
+    assert MqttSettings(password="inline").credentials("a") == ("a", "inline")
+    assert MqttSettings(username="u", password="p").credentials("a") == ("u", "p")
+    assert MqttSettings(password="inline", credentials_file=path).credentials("a") == ("station-7", "from-file")
 
 
 def test_client_certificate_needs_its_key_and_backoff_bounds_are_ordered():

@@ -39,12 +39,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import MqttSettings
-from edge.link.credentials import broker_address, resolve_credentials
 from edge.link.outbox import Outbox
 from edge.link.pacing import Backoff, TokenBucket
 from forecourt.errors import ProtocolError
 from forecourt.protocol import Status, ack_topic, decode_ack, encode
-from forecourt.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +94,9 @@ class Publisher:
         self.resend_after_s = resend_after_s
         self.unacked_limit = unacked_limit
         self.monotonic = monotonic
-        self.address = broker_address(settings.url)
-        self.username, self.password = resolve_credentials(settings, station)
-        # Built once, at start-up, so a missing or wrong certificate is a clear error now, not at the first handshake.
-        self.tls = (
-            client_context(ca_file=settings.ca_file, cert_file=settings.cert_file, key_file=settings.key_file)
-            if self.address.tls else None
-        )
+        self.address = settings.address
+        self.username, self.password = settings.credentials(default_username=station)
+        self.tls = settings.tls_context()
         self.status_topic, self.birth_payload = encode(birth, station)
         self.offline_payload = encode(Status(state="offline"), station)[1]
         self.ack_topic = ack_topic(station)

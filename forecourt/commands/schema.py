@@ -4,13 +4,14 @@ import argparse
 import json
 from pathlib import Path
 
-from forecourt.protocol import EVENT_KINDS, Health, Status
+from forecourt.protocol import EVENT_KINDS, Health, Status, StorageAck
 
 
 def schemas() -> dict[str, dict]:
     out = {f"event-{kind}": cls.model_json_schema() for kind, cls in EVENT_KINDS.items()}
     out["status"] = Status.model_json_schema()
     out["health"] = Health.model_json_schema()
+    out["ack"] = StorageAck.model_json_schema()
     return out
 
 
