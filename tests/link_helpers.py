@@ -4,8 +4,8 @@ are queued for it) and records every event it receives."""
 
 import json
 import threading
-from datetime import UTC, datetime
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.config import StationConfig
-from forecourt.protocol import build_acks, encode_ack
 from forecourt.broker import Mosquitto, free_port
+from forecourt.protocol import build_acks, encode_ack
 from tests.waiting import wait_until
 
 

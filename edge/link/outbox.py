@@ -40,7 +40,17 @@ from sqlite_utils.migrations import Migrations
 
 from edge.events import Draft
 from forecourt.errors import ConfigError, ProtocolError
-from forecourt.protocol import EVENT_KINDS, Event, Health, Rejected, StorageAck, describe, encode, format_epoch, new_id
+from forecourt.protocol import (
+    EVENT_KINDS,
+    Event,
+    Health,
+    Rejected,
+    StorageAck,
+    describe,
+    encode,
+    format_epoch,
+    new_id,
+)
 
 log = logging.getLogger(__name__)
 
