@@ -3,6 +3,11 @@
 Roles: ``hq`` (the whole chain), ``region:<path>`` (that region and everything below it),
 ``station:<id>`` (one station). Tokens are 256 random bits, so a plain SHA-256 is enough to make
 a stolen database useless for logging in (no password-style stretching is needed).
+
+What a request may see is a :class:`Scope`: a region path and, optionally, one station. Region paths
+nest by whole segments and compare exactly: ``east`` covers ``east`` and ``east/oslo``, never
+``eastern/...`` nor ``East/...``. The query layer (``cloud.queries.scope_sql``) is the one place that
+turns a Scope into SQL; everything else asks :meth:`Scope.covers`.
 """
 
 import hashlib
@@ -13,7 +18,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from cloud.registry import in_region, normalise_region, region_sql
+from cloud.registry import in_region, normalise_region
 from cloud.store import open_db, utc_now, writing
 from forecourt.errors import ForecourtError
 from forecourt.protocol import check_station_id, format_ts
@@ -24,6 +29,39 @@ class AuthError(ForecourtError, ValueError):
 
 
 @dataclass(frozen=True)
+class Scope:
+    """The stations a request may see: those within region path ``region`` ("" is the whole chain)
+    and, when ``station`` is set, only that one. Pure: no database, no SQL."""
+
+    region: str = ""
+    station: str | None = None
+
+    def covers(self, station: str, region: str) -> bool:
+        """Whether a station ``station`` placed in ``region`` is inside this scope."""
+        return in_region(region, self.region) and (self.station is None or station == self.station)
+
+    def covers_region(self, path: str) -> bool:
+        """Whether the whole of region ``path`` ("" is the chain) lies inside this scope."""
+        return self.station is None and in_region(path, self.region)
+
+    def within(self, *, region: str | None = None, station: str | None = None) -> "Scope":
+        """The intersection of this scope with region ``region`` and/or station ``station``
+        (:data:`NOTHING` when they do not meet). The HTTP layer refuses an outside request with 403
+        first; this keeps even an unchecked one from widening what a caller sees."""
+        if region is not None and not in_region(region, self.region):
+            if not in_region(self.region, region):
+                return NOTHING
+            region = self.region  # the request is wider than the scope: the scope stands
+        if station is not None and self.station is not None and station != self.station:
+            return NOTHING
+        return Scope(region=self.region if region is None else region,
+                     station=self.station if station is None else station)
+
+
+NOTHING = Scope(station="")  # no station has the empty id, so this covers none
+
+
+@dataclass(frozen=True)
 class Role:
     kind: str  # "hq" | "region" | "station"
     value: str = ""
@@ -31,26 +69,20 @@ class Role:
     def __str__(self) -> str:
         return self.kind if self.kind == "hq" else f"{self.kind}:{self.value}"
 
-    def sees_station(self, station: str, region: str) -> bool:
-        if self.kind == "hq":
-            return True
+    @property
+    def scope(self) -> Scope:
         if self.kind == "region":
-            return in_region(region, self.value)
-        return station == self.value
+            return Scope(region=self.value)
+        if self.kind == "station":
+            return Scope(station=self.value)
+        return Scope()
+
+    def sees_station(self, station: str, region: str) -> bool:
+        return self.scope.covers(station, region)
 
     def sees_region(self, path: str) -> bool:
         """Whether the caller may see the whole of region ``path`` ("" is the chain)."""
-        if self.kind == "hq":
-            return True
-        return self.kind == "region" and bool(path) and in_region(path, self.value)
-
-    def station_sql(self, id_column: str = "id", region_column: str = "region") -> tuple[str, list[str]]:
-        """A WHERE fragment over the stations table limiting rows to this role's scope."""
-        if self.kind == "hq":
-            return "1", []
-        if self.kind == "region":
-            return region_sql(region_column, self.value)
-        return f"{id_column} = ?", [self.value]
+        return self.scope.covers_region(path)
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,47 @@
-"""Read-side queries over stations, events and dead letters, shaped as the API returns them."""
+"""Read-side queries over stations, events, alerts, metrics, rankings and exports, shaped as the API
+returns them. Each takes the caller's :class:`~cloud.auth.Scope`; :func:`scope_sql` is the one place a
+Scope becomes SQL, so every route scopes alike.
+"""
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
+from cloud import alerts as lifecycle
+from cloud import rankings as ranking
+from cloud import rollups
 from cloud.alerts import open_alert_counts
+from cloud.auth import Scope
+from cloud.config import ScoreSettings
 from cloud.ingest import event_dict
 from forecourt.protocol import format_ts, parse_ts
 
 _STATION_COLUMNS = "id, name, region, status, last_seen, version, auto_registered, status_at"
 RESTROOM_LOOKBACK = timedelta(days=90)
+EVENT_COLUMNS = ("id", "station", "kind", "ts", "seq", "received_at", "payload")
+ROLLUP_COLUMNS = ("station", "bucket", "complete", *rollups.COLUMNS)
 
 
-def station_rows(db: Database, where: str = "1", params: list | None = None) -> list[dict]:
+def scope_sql(scope: Scope, *, id_column: str = "s.id", region_column: str = "s.region") -> tuple[str, list]:
+    """A WHERE fragment over the stations table, and its parameters, selecting exactly the stations
+    ``scope`` covers: the region by whole segments and case-sensitively (``=`` and ``substr``, which
+    compare bytes; ``LIKE`` would fold ASCII case and treat ``%``/``_`` in a path as wildcards)."""
+    clauses, params = [], []
+    if scope.region:
+        clauses.append(f"({region_column} = ? OR substr({region_column}, 1, ?) = ?)")
+        params += [scope.region, len(scope.region) + 1, scope.region + "/"]
+    if scope.station is not None:
+        clauses.append(f"{id_column} = ?")
+        params.append(scope.station)
+    return " AND ".join(clauses) or "1", params
+
+
+def station_rows(db: Database, scope: Scope) -> list[dict]:
     counts = open_alert_counts(db)
-    rows = db.execute(f"SELECT {_STATION_COLUMNS} FROM stations WHERE {where} ORDER BY region, id", params or [])
+    where, params = scope_sql(scope, id_column="id", region_column="region")
+    rows = db.execute(f"SELECT {_STATION_COLUMNS} FROM stations WHERE {where} ORDER BY region, id", params)
     out = []
     for row in rows:
         record = dict(zip([c.strip() for c in _STATION_COLUMNS.split(",")], row, strict=True))
@@ -66,7 +92,7 @@ def seq_gaps(db: Database, station: str) -> list[dict]:
 
 
 def station_detail(db: Database, station: str, now: datetime) -> dict:
-    (record,) = station_rows(db, "id = ?", [station])
+    (record,) = station_rows(db, Scope(station=station))
     health, duplicates, last_seq = db.execute(
         "SELECT health, duplicates, last_seq FROM stations WHERE id = ?", [station]
     ).fetchone()
@@ -95,14 +121,71 @@ def station_events(
     return [event_dict(row) for row in rows]
 
 
-def dead_letters(db: Database, where: str = "1", params: list | None = None, limit: int = 500) -> list[dict]:
+def dead_letters(db: Database, scope: Scope, limit: int = 500) -> list[dict]:
+    """Newest first; a letter with no (known) station is inside only the whole chain's scope."""
+    where, params = scope_sql(scope)
+    if scope.station is not None:
+        where, params = f"{where} AND d.station = ?", [*params, scope.station]
     rows = db.execute(
         f"""SELECT d.id, d.received_at, d.topic, d.station, d.reason, d.size, d.payload FROM dead_letters d
             LEFT JOIN stations s ON s.id = d.station WHERE {where} ORDER BY d.id DESC LIMIT ?""",
-        [*(params or []), limit],
+        [*params, limit],
     )
     return [
         {"id": i, "received_at": at, "topic": topic, "station": station, "reason": reason, "size": size,
          "payload": bytes(payload).decode("utf-8", "replace")}
         for i, at, topic, station, reason, size, payload in rows
     ]
+
+
+def alerts(
+    db: Database, scope: Scope, *, now: datetime, state: str | None = None, overdue: bool | None = None,
+    limit: int = 1000,
+) -> list[dict]:
+    where, params = scope_sql(scope)
+    return lifecycle.list_alerts(db, now=now, where=where, params=params, state=state, overdue=overdue, limit=limit)
+
+
+def metrics(db: Database, scope: Scope, *, bucket: str, start: str | None, end: str | None) -> list[dict]:
+    """Figures per bucket, merged over the stations in ``scope``."""
+    return rollups.metrics(db, bucket=bucket, scope=scope_sql(scope), start=start, end=end)
+
+
+def rankings(
+    db: Database, scope: Scope, period: ranking.Period, now: datetime, settings: ScoreSettings
+) -> list[dict]:
+    """Ranks among the stations in ``scope``."""
+    return ranking.rankings(db, period, now, settings, scope=scope_sql(scope, id_column="id", region_column="region"))
+
+
+def event_rows(
+    db: Database, scope: Scope, *, kind: str | None, start: str | None, end: str | None
+) -> Iterator[tuple]:
+    """Raw events (``EVENT_COLUMNS``) of the stations in ``scope``, by station, time and sequence."""
+    where, params = scope_sql(scope)
+    clauses = [f"e.station IN (SELECT s.id FROM stations s WHERE {where})"]
+    for clause, value in (("e.kind = ?", kind), ("e.ts >= ?", start), ("e.ts < ?", end)):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return iter(db.execute(
+        f"SELECT {', '.join('e.' + c for c in EVENT_COLUMNS)} FROM events e "
+        f"WHERE {' AND '.join(clauses)} ORDER BY e.station, e.ts, e.seq", params,
+    ).fetchall())
+
+
+def rollup_rows(
+    db: Database, scope: Scope, *, bucket: str, start: str | None, end: str | None
+) -> Iterator[tuple]:
+    """Stored rollup rows (``ROLLUP_COLUMNS``) of one period (``hour`` or ``day``) for the stations in ``scope``."""
+    where, params = scope_sql(scope)
+    width = 13 if bucket == "hour" else 10
+    clauses, params = ["r.period = ?", f"r.station IN (SELECT s.id FROM stations s WHERE {where})"], [bucket, *params]
+    for clause, value in (("r.bucket >= ?", start), ("r.bucket < ?", end)):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value[:width])
+    return iter(db.execute(
+        f"SELECT {', '.join('r.' + c for c in ROLLUP_COLUMNS)} FROM rollups r "
+        f"WHERE {' AND '.join(clauses)} ORDER BY r.station, r.bucket", params,
+    ).fetchall())

@@ -2,15 +2,17 @@
 
 import csv
 import io
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cloud.api import create_app
-from cloud.auth import add_user
+from cloud.auth import NOTHING, Scope, add_user
 from cloud.config import CollectorConfig
 from cloud.ingest import Incoming, Ingestor
+from cloud.queries import scope_sql
 from cloud.registry import import_stations, parse_csv
 from cloud.rollups import run_rollups
 from cloud.rules import run_rules
@@ -214,3 +216,42 @@ def test_openapi_lists_the_contract(api):
         "/rankings", "/alerts", "/alerts/{alert_id}/acknowledge", "/alerts/{alert_id}/resolve",
         "/export/events.csv", "/export/rollups.csv", "/dead-letters",
     }
+
+
+@pytest.mark.parametrize("scope, station, region, covered", [
+    (Scope(), "a", "", True),
+    (Scope(), "a", "East/x", True),
+    (Scope(region="east"), "a", "east", True),
+    (Scope(region="east"), "a", "east/oslo/sentrum", True),
+    (Scope(region="east"), "a", "East/oslo", False),
+    (Scope(region="east"), "a", "eastern/oslo", False),
+    (Scope(region="east"), "a", "east_x", False),
+    (Scope(region="east"), "a", "", False),
+    (Scope(region="east/oslo"), "a", "east", False),
+    (Scope(region="e%st"), "a", "east", False),
+    (Scope(station="a"), "a", "anywhere", True),
+    (Scope(station="a"), "b", "anywhere", False),
+    (Scope(region="east", station="a"), "a", "west", False),
+    (NOTHING, "a", "", False),
+])
+def test_a_scope_covers_exact_path_prefixes_alike_in_python_and_sql(scope, station, region, covered):
+    assert scope.covers(station, region) is covered
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE stations (id TEXT, region TEXT)")
+    conn.execute("INSERT INTO stations VALUES (?, ?)", [station, region])
+    where, params = scope_sql(scope, id_column="id", region_column="region")
+    assert conn.execute(f"SELECT count(*) FROM stations WHERE {where}", params).fetchone()[0] == int(covered)
+    assert "LIKE" not in where.upper()
+
+
+def test_a_scope_narrows_and_never_widens():
+    east = Scope(region="east")
+    assert east.within(region="east/oslo") == Scope(region="east/oslo")
+    assert east.within(region="") == east  # asking for the chain gives the scope, not the chain
+    assert east.within(region="eastern") == NOTHING and east.within(region="East") == NOTHING
+    assert east.within(station="a") == Scope(region="east", station="a")
+    assert Scope(station="a").within(station="b") == NOTHING
+    assert Scope(station="a").within(region="x") == Scope(region="x", station="a")  # and still only a
+    assert (east.covers_region("east/oslo"), east.covers_region("east"), east.covers_region("eastern"),
+            east.covers_region(""), Scope().covers_region(""), Scope(station="a").covers_region("")) == (
+        True, True, False, False, True, False)

@@ -2,6 +2,10 @@
 
 Every route lives under ``/api/v1`` and needs ``Authorization: Bearer <token>``; ``/`` and
 ``/static`` are left to the dashboard, which mounts itself through ``cloud.dashboard.mount(app)``.
+
+Every request gets a verdict from the caller's side of the line when it is the caller's fault: a bad
+parameter is 422 with a short message that never echoes a long value back (nor fails to: ``NaN`` and
+``1e400`` are not JSON), out of scope 403, missing 404.
 """
 
 import importlib.util
@@ -9,7 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from cloud.config import CollectorConfig
 from cloud.store import open_db, utc_now
@@ -31,6 +37,8 @@ def create_app(
         version="1",
         description="Station status, service metrics, scores, rankings and alerts. Times are RFC 3339 UTC.",
     )
+    app.add_exception_handler(RequestValidationError, invalid_request)
+
     app.state.db_path = str(db_path)
     app.state.clock = clock
     app.state.config = config
@@ -41,3 +49,14 @@ def create_app(
 
         dashboard_module.mount(app)
     return app
+
+
+def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each bad parameter and what it should be; unlike FastAPI's default, the value the
+    caller sent is not echoed (it may be 60 KB, or a float JSON cannot carry, which made that a 500)."""
+    detail = [
+        {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", "invalid")),
+         "type": str(error.get("type", "value_error"))}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)

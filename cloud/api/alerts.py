@@ -2,27 +2,26 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from cloud import alerts as lifecycle
-from cloud.api.deps import CurrentUser, DbDep, Now, RegionQ, check_station, visible_stations
+from cloud import queries
+from cloud.api.deps import CurrentUser, DbDep, Now, RegionQ, StationQ, check_station, request_scope
 from cloud.api.schemas import Alert, Comment
 
 router = APIRouter(tags=["alerts"])
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="An alert's id")]  # SQLite's INTEGER range
 
 
 @router.get("/alerts", response_model=list[Alert])
 def list_alerts(
     db: DbDep, user: CurrentUser, now: Now,
     state: Annotated[Literal["open", "acknowledged", "resolved"] | None, Query()] = None,
-    station: str | None = None, region: RegionQ = None, overdue: bool | None = None,
+    station: StationQ = None, region: RegionQ = None, overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict]:
-    where, params = visible_stations(db, user, region=region, station=station)
-    return lifecycle.list_alerts(
-        db, now=now, where=where, params=params, state=state, station=station,
-        overdue=overdue, limit=limit,
-    )
+    scope = request_scope(db, user, region=region, station=station)
+    return queries.alerts(db, scope, now=now, state=state, overdue=overdue, limit=limit)
 
 
 def _transition(db, user, now, alert_id: int, body: Comment, action) -> dict:
@@ -37,10 +36,10 @@ def _transition(db, user, now, alert_id: int, body: Comment, action) -> dict:
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=Alert)
-def acknowledge(alert_id: int, body: Comment, db: DbDep, user: CurrentUser, now: Now) -> dict:
+def acknowledge(alert_id: AlertId, body: Comment, db: DbDep, user: CurrentUser, now: Now) -> dict:
     return _transition(db, user, now, alert_id, body, lifecycle.acknowledge)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=Alert)
-def resolve(alert_id: int, body: Comment, db: DbDep, user: CurrentUser, now: Now) -> dict:
+def resolve(alert_id: AlertId, body: Comment, db: DbDep, user: CurrentUser, now: Now) -> dict:
     return _transition(db, user, now, alert_id, body, lifecycle.resolve)

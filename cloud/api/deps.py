@@ -5,14 +5,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlite_utils import Database
 
-from cloud.auth import User, authenticate
+from cloud.auth import Scope, User, authenticate
 from cloud.config import CollectorConfig
-from cloud.registry import normalise_region, region_sql
-from forecourt.protocol import format_ts
+from cloud.registry import normalise_region
+from forecourt.protocol import STATION_ID, format_ts
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `forecourt users add`")
 
@@ -58,22 +58,43 @@ def get_config(request: Request) -> CollectorConfig:
 ConfigDep = Annotated[CollectorConfig, Depends(get_config)]
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # before any protocol timestamp
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)  # far from datetime's year-9999 edge, where arithmetic overflows
+REGION_MAX = 255
+TIME_MAX = 40
+STATION_PATTERN = f"^{STATION_ID.pattern}$"
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """A caller's value for an error message: quoted, and cut short so a 60 KB value is not echoed."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
 def parse_time(value: str | None, name: str) -> str | None:
     """A query time (RFC 3339, or a date) as a protocol timestamp, comparable with stored ones."""
     if value is None or value == "":
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise HTTPException(422, f"{name}={value!r} is not an RFC 3339 time like 2026-11-23T10:00:00Z") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise HTTPException(422, f"{name}={shown(value)} is not an RFC 3339 time like 2026-11-23T10:00:00Z") from None
+    if not EARLIEST <= when < LATEST:
+        raise HTTPException(422, f"{name}={shown(value)} is outside {EARLIEST:%Y-%m-%d} .. {LATEST:%Y-%m-%d}")
     return format_ts(when)
 
 
-StartQ = Annotated[str | None, Query(description="RFC 3339 UTC, inclusive")]
-EndQ = Annotated[str | None, Query(description="RFC 3339 UTC, exclusive")]
-RegionQ = Annotated[str | None, Query(description="Region path, e.g. north/leeds; includes sub-regions")]
+StartQ = Annotated[str | None, Query(max_length=TIME_MAX, description="RFC 3339 UTC, inclusive")]
+EndQ = Annotated[str | None, Query(max_length=TIME_MAX, description="RFC 3339 UTC, exclusive")]
+RegionQ = Annotated[str | None, Query(
+    max_length=REGION_MAX, description="Region path, e.g. north/leeds; includes sub-regions (exact, case-sensitive)"
+)]
+StationQ = Annotated[str | None, Query(
+    max_length=64, pattern=STATION_PATTERN, description="Station id: lower-case letters, digits and '-'"
+)]
+StationPath = Annotated[str, Path(
+    max_length=64, pattern=STATION_PATTERN, description="Station id: lower-case letters, digits and '-'"
+)]
 
 
 def check_region(user: User, region: str | None) -> str | None:
@@ -82,10 +103,10 @@ def check_region(user: User, region: str | None) -> str | None:
         return None
     try:
         path = normalise_region(region)
-    except ValueError as err:
-        raise HTTPException(422, str(err)) from None
+    except ValueError:
+        raise HTTPException(422, f"region={shown(region)} has an empty segment (expected e.g. 'north/leeds')") from None
     if not user.role.sees_region(path):
-        raise HTTPException(403, f"region {path!r} is outside your scope ({user.role})")
+        raise HTTPException(403, f"region {shown(path)} is outside your scope ({user.role})")
     return path
 
 
@@ -94,22 +115,16 @@ def check_station(db: Database, user: User, station: str) -> dict:
     row = db.execute("SELECT id, region FROM stations WHERE id = ?", [station]).fetchone()
     if row is None:
         if user.role.kind == "hq":
-            raise HTTPException(404, f"no station {station!r}")
-        raise HTTPException(403, f"station {station!r} is outside your scope ({user.role})")
+            raise HTTPException(404, f"no station {shown(station)}")
+        raise HTTPException(403, f"station {shown(station)} is outside your scope ({user.role})")
     if not user.role.sees_station(row[0], row[1]):
-        raise HTTPException(403, f"station {station!r} is outside your scope ({user.role})")
+        raise HTTPException(403, f"station {shown(station)} is outside your scope ({user.role})")
     return {"id": row[0], "region": row[1]}
 
 
-def visible_stations(
-    db: Database, user: User, *, region: str | None = None, station: str | None = None,
-    id_column: str = "s.id", region_column: str = "s.region",
-) -> tuple[str, list]:
-    """A WHERE fragment (and its parameters) for the stations the caller may see, narrowed to ``region``;
-    a named ``station`` must be in scope too. 403 for anything outside the caller's scope."""
+def request_scope(db: Database, user: User, *, region: str | None = None, station: str | None = None) -> Scope:
+    """What this request may see: the caller's role narrowed to ``region`` and/or ``station``, each of
+    which must lie inside the role (403 otherwise; 422 for a malformed region)."""
     if station is not None:
         check_station(db, user, station)
-    path = check_region(user, region)
-    scope, params = user.role.station_sql(id_column, region_column)
-    where, more = region_sql(region_column, path or "")
-    return f"{scope} AND {where}", params + more
+    return user.role.scope.within(region=check_region(user, region), station=station)

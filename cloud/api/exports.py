@@ -8,26 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from cloud.api.deps import (
-    CurrentUser,
-    DbDep,
-    EndQ,
-    RegionQ,
-    StartQ,
-    check_station,
-    parse_time,
-    visible_stations,
-)
-from cloud.rollups import COLUMNS
+from cloud import queries
+from cloud.api.deps import CurrentUser, DbDep, EndQ, RegionQ, StartQ, StationQ, parse_time, request_scope
 
 router = APIRouter(tags=["export"])
-
-
-def _scope(db, user, station: str | None, region: str | None) -> tuple[str, list]:
-    if station is not None:
-        check_station(db, user, station)
-        return "s.id = ?", [station]
-    return visible_stations(db, user, region=region)
 
 
 def _csv(header: list[str], rows: Iterator[tuple], filename: str) -> StreamingResponse:
@@ -49,40 +33,22 @@ def _csv(header: list[str], rows: Iterator[tuple], filename: str) -> StreamingRe
 
 @router.get("/export/events.csv")
 def events_csv(
-    db: DbDep, user: CurrentUser, station: str | None = None, region: RegionQ = None,
+    db: DbDep, user: CurrentUser, station: StationQ = None, region: RegionQ = None,
     kind: Annotated[Literal["rating", "cleaning", "visit", "alert", "zone"] | None, Query()] = None,
     start: StartQ = None, end: EndQ = None,
 ) -> StreamingResponse:
     """One row per event: the common fields, then the whole payload as JSON."""
-    where, params = _scope(db, user, station, region)
-    clauses = [f"e.station IN (SELECT s.id FROM stations s WHERE {where})"]
-    for clause, value in (("e.kind = ?", kind), ("e.ts >= ?", parse_time(start, "start")), ("e.ts < ?", parse_time(end, "end"))):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    rows = db.execute(
-        f"SELECT e.id, e.station, e.kind, e.ts, e.seq, e.received_at, e.payload FROM events e "
-        f"WHERE {' AND '.join(clauses)} ORDER BY e.station, e.ts, e.seq", params,
-    ).fetchall()
-    return _csv(["id", "station", "kind", "ts", "seq", "received_at", "payload"], iter(rows), "events.csv")
+    scope = request_scope(db, user, region=region, station=station)
+    rows = queries.event_rows(db, scope, kind=kind, start=parse_time(start, "start"), end=parse_time(end, "end"))
+    return _csv(list(queries.EVENT_COLUMNS), rows, "events.csv")
 
 
 @router.get("/export/rollups.csv")
 def rollups_csv(
-    db: DbDep, user: CurrentUser, station: str | None = None, region: RegionQ = None,
+    db: DbDep, user: CurrentUser, station: StationQ = None, region: RegionQ = None,
     bucket: Annotated[Literal["hour", "day"], Query()] = "day", start: StartQ = None, end: EndQ = None,
 ) -> StreamingResponse:
     """The stored additive rollup rows (sums, maxima and JSON histograms) per station and bucket."""
-    where, params = _scope(db, user, station, region)
-    width = 13 if bucket == "hour" else 10
-    clauses = ["r.period = ?", f"r.station IN (SELECT s.id FROM stations s WHERE {where})"]
-    params = [bucket, *params]
-    for clause, value in (("r.bucket >= ?", parse_time(start, "start")), ("r.bucket < ?", parse_time(end, "end"))):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value[:width])
-    rows = db.execute(
-        f"SELECT r.station, r.bucket, r.complete, {', '.join('r.' + c for c in COLUMNS)} FROM rollups r "
-        f"WHERE {' AND '.join(clauses)} ORDER BY r.station, r.bucket", params,
-    ).fetchall()
-    return _csv(["station", "bucket", "complete", *COLUMNS], iter(rows), f"rollups-{bucket}.csv")
+    scope = request_scope(db, user, region=region, station=station)
+    rows = queries.rollup_rows(db, scope, bucket=bucket, start=parse_time(start, "start"), end=parse_time(end, "end"))
+    return _csv(list(queries.ROLLUP_COLUMNS), rows, f"rollups-{bucket}.csv")

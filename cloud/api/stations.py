@@ -12,9 +12,11 @@ from cloud.api.deps import (
     Now,
     RegionQ,
     StartQ,
+    StationPath,
+    StationQ,
     check_station,
     parse_time,
-    visible_stations,
+    request_scope,
 )
 from cloud.api.schemas import DeadLetter, Me, Station, StationDetail
 from cloud.registry import all_regions
@@ -35,19 +37,18 @@ def regions(db: DbDep, user: CurrentUser) -> list[str]:
 
 @router.get("/stations", response_model=list[Station])
 def list_stations(db: DbDep, user: CurrentUser, region: RegionQ = None) -> list[dict]:
-    where, params = visible_stations(db, user, region=region, id_column="id", region_column="region")
-    return queries.station_rows(db, where, params)
+    return queries.station_rows(db, request_scope(db, user, region=region))
 
 
 @router.get("/stations/{station}", response_model=StationDetail)
-def station_detail(station: str, db: DbDep, user: CurrentUser, now: Now) -> dict:
+def station_detail(station: StationPath, db: DbDep, user: CurrentUser, now: Now) -> dict:
     check_station(db, user, station)
     return queries.station_detail(db, station, now)
 
 
 @router.get("/stations/{station}/events", response_model=list[dict])
 def station_events(
-    station: str,
+    station: StationPath,
     db: DbDep,
     user: CurrentUser,
     kind: Annotated[Literal["rating", "cleaning", "visit", "alert", "zone"] | None, Query()] = None,
@@ -64,11 +65,8 @@ def station_events(
 
 @router.get("/dead-letters", response_model=list[DeadLetter])
 def dead_letters(
-    db: DbDep, user: CurrentUser, station: str | None = None, region: RegionQ = None,
+    db: DbDep, user: CurrentUser, station: StationQ = None, region: RegionQ = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> list[dict]:
     """Messages that could not be stored, newest first, with why; those with no station are HQ's only."""
-    where, params = visible_stations(db, user, region=region, station=station)
-    if station is not None:
-        where, params = f"{where} AND d.station = ?", [*params, station]
-    return queries.dead_letters(db, where, params, limit)
+    return queries.dead_letters(db, request_scope(db, user, region=region, station=station), limit)
