@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cloud.api import create_app
+from cloud.api.security import CONTENT_SECURITY_POLICY
 from cloud.auth import NOTHING, Scope, add_user
 from cloud.config import CollectorConfig
 from cloud.ingest import Incoming, Ingestor
@@ -208,14 +210,50 @@ def test_exports_and_dead_letters_are_scoped(api):
         "payload is not JSON: Expecting value at line 1 column 1", "not json", 8)
 
 
-def test_openapi_lists_the_contract(api):
-    client, _, _ = api
-    paths = client.get("/openapi.json").json()["paths"]
+def test_openapi_lists_the_contract_to_a_caller_with_a_token(api):
+    client, tokens, _ = api
+    assert client.get("/openapi.json").status_code == 401
+    assert client.get("/openapi.json", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    paths = get(client, tokens["leeds"], "/openapi.json").json()["paths"]
     assert {p.removeprefix("/api/v1") for p in paths} >= {
         "/me", "/regions", "/stations", "/stations/{station}", "/stations/{station}/events", "/metrics",
         "/rankings", "/alerts", "/alerts/{alert_id}/acknowledge", "/alerts/{alert_id}/resolve",
         "/export/events.csv", "/export/rollups.csv", "/dead-letters",
     }
+
+
+def test_docs_pages_are_off(api):
+    client, tokens, _ = api
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert client.get(path).status_code == 404, path
+        assert get(client, tokens["hq"], path).status_code == 404, path
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me", "/api/v1/stations", "/api/v1/nowhere", "/openapi.json", "/",
+                                  "/static/style.css", "/static/js/app.js", "/api/v1/rankings?at=0000-01"])
+@pytest.mark.parametrize("who", ["nobody", "hq"])
+def test_every_response_carries_the_security_headers(tmp_path, path, who):
+    db = open_db(tmp_path / "collector.db")
+    token = add_user(db, "hq", "hq")
+    client = TestClient(create_app(tmp_path / "collector.db"))
+    response = client.get(path, headers={"Authorization": f"Bearer {token}"} if who == "hq" else {})
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY and "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+    assert (response.headers["x-content-type-options"], response.headers["x-frame-options"],
+            response.headers["referrer-policy"]) == ("nosniff", "DENY", "no-referrer")
+    if path.startswith("/api/"):
+        assert response.headers["cache-control"] == "no-store"
+
+
+def test_the_dashboard_has_no_inline_script_or_style_for_the_csp_to_block():
+    from cloud.dashboard import INDEX, STATIC_DIR
+
+    page = INDEX.read_text()
+    assert "<style" not in page and not re.search(r"\sstyle=|\son[a-z]+=|javascript:", page)
+    assert all(tag.count("src=") == 1 for tag in page.split("<script")[1:]), "every script is a file"
+    for script in (STATIC_DIR / "js").rglob("*.js"):
+        text = script.read_text()
+        assert "innerHTML" not in text and "eval(" not in text and "new Function" not in text, script
 
 
 @pytest.mark.parametrize("scope, station, region, covered", [

@@ -6,6 +6,11 @@ Every route lives under ``/api/v1`` and needs ``Authorization: Bearer <token>``;
 Every request gets a verdict from the caller's side of the line when it is the caller's fault: a bad
 parameter is 422 with a short message that never echoes a long value back (nor fails to: ``NaN`` and
 ``1e400`` are not JSON), out of scope 403, missing 404.
+
+``/openapi.json`` needs a token like the rest; ``/docs`` and ``/redoc`` are off. FastAPI's pages load
+Swagger UI / ReDoc from a CDN (HQ intranets are often offline) and start them with an inline script,
+which the Content-Security-Policy (``cloud.api.security``) forbids; the schema itself is the contract,
+and any OpenAPI viewer can open it.
 """
 
 import importlib.util
@@ -28,6 +33,8 @@ def create_app(
 ) -> FastAPI:
     """An app over the database named by a collector config or given as a path (created and migrated here)."""
     from cloud.api import alerts, exports, metrics, rankings, stations
+    from cloud.api.deps import CurrentUser
+    from cloud.api.security import SecurityHeaders
 
     config = source if isinstance(source, CollectorConfig) else CollectorConfig()
     db_path = Path(config.database.path if isinstance(source, CollectorConfig) else source)
@@ -36,8 +43,14 @@ def create_app(
         title="Forecourt HQ API",
         version="1",
         description="Station status, service metrics, scores, rankings and alerts. Times are RFC 3339 UTC.",
+        docs_url=None, redoc_url=None, openapi_url=None,
     )
+    app.add_middleware(SecurityHeaders, api_prefix=API_PREFIX + "/")
     app.add_exception_handler(RequestValidationError, invalid_request)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(user: CurrentUser) -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     app.state.db_path = str(db_path)
     app.state.clock = clock
