@@ -28,6 +28,14 @@ class AuthError(ForecourtError, ValueError):
     """A role or user name is invalid."""
 
 
+class UserExists(AuthError):
+    """``add`` would overwrite an existing user (and silently invalidate their token)."""
+
+
+class NoSuchUser(AuthError, LookupError):
+    """The named user does not exist."""
+
+
 @dataclass(frozen=True)
 class Scope:
     """The stations a request may see: those within region path ``region`` ("" is the whole chain)
@@ -109,28 +117,66 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_user(db: Database | str | Path, name: str, role: str, *, now: datetime | None = None) -> str:
-    """Create (or re-key) a user and return their new token; only its hash is stored.
+def _opened(db: Database | str | Path) -> tuple[Database, bool]:
+    """``db`` as an open database, and whether it was opened here (and is to be closed by the caller)."""
+    return (db, False) if isinstance(db, Database) else (open_db(db), True)
+
+
+def add_user(
+    db: Database | str | Path, name: str, role: str, *, force: bool = False, now: datetime | None = None
+) -> str:
+    """Create a user and return their token; only its hash is stored. An existing user is refused with
+    :class:`UserExists` unless ``force`` (which gives them the new role and token, ending the old token).
 
     ``db`` is an open database or the path of the collector's database file.
     """
-    if not isinstance(db, Database):
-        opened = open_db(db)
-        try:
-            return add_user(opened, name, role, now=now)
-        finally:
-            opened.conn.close()
-    if not name.strip():
+    name = name.strip()
+    if not name:
         raise AuthError("a user needs a name")
     parsed = parse_role(role)
     token = secrets.token_urlsafe(32)
-    with writing(db):
-        db.execute(
-            """INSERT INTO users (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT(name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash""",
-            [name.strip(), str(parsed), hash_token(token), format_ts(now or utc_now())],
-        )
+    db, opened = _opened(db)
+    try:
+        with writing(db):
+            if not force and db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
+                raise UserExists(f"user {name!r} exists; `rotate` gives them a new token, `add --force` replaces them")
+            db.execute(
+                """INSERT INTO users (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT(name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash""",
+                [name, str(parsed), hash_token(token), format_ts(now or utc_now())],
+            )
+    finally:
+        if opened:
+            db.conn.close()
     return token
+
+
+def rotate_token(db: Database | str | Path, name: str) -> str:
+    """Give an existing user a new token (returned once) and end the old one at once."""
+    token = secrets.token_urlsafe(32)
+    db, opened = _opened(db)
+    try:
+        with writing(db):
+            changed = db.execute("UPDATE users SET token_hash = ? WHERE name = ?", [hash_token(token), name]).rowcount
+    finally:
+        if opened:
+            db.conn.close()
+    if not changed:
+        raise NoSuchUser(f"no user {name!r}")
+    return token
+
+
+def remove_user(db: Database | str | Path, name: str) -> None:
+    """Delete a user; their token stops working with the next request."""
+    db, opened = _opened(db)
+    try:
+        with writing(db):
+            removed = db.execute("DELETE FROM users WHERE name = ?", [name]).rowcount
+    finally:
+        if opened:
+            db.conn.close()
+    if not removed:
+        raise NoSuchUser(f"no user {name!r}")
 
 
 def authenticate(db: Database, token: str) -> User | None:
