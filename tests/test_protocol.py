@@ -36,6 +36,30 @@ def rating(**changes) -> bytes:
 
 DROP = object()
 
+
+def _body(defaults: dict, changes: dict) -> bytes:
+    body = {"v": 1, "id": "0123456789abcdef", "seq": 1, "station": "s-1", "ts": TS, **defaults, **changes}
+    return json.dumps({k: v for k, v in body.items() if v is not DROP}).encode()
+
+
+def alert(**changes) -> bytes:
+    return _body({"kind": "alert", "alert": "restroom_overdue", "state": "open"}, changes)
+
+
+def zone(**changes) -> bytes:
+    return _body({"kind": "zone", "zone": "road", "object_class": "car", "track_id": 4, "entered_at": TS,
+                  "exited_at": TS, "dwell_s": 0.0}, changes)
+
+
+def visit(**changes) -> bytes:
+    return _body({"kind": "visit", "bay": "b1", "arrived_at": TS, "stopped_at": TS, "departed_at": TS,
+                  "dwell_s": 1.0}, changes)
+
+
+def health(**changes) -> bytes:
+    body = {"v": 1, "id": "0123456789abcdef", "station": "s-1", "ts": TS, "version": "1", "uptime_s": 1.0, **changes}
+    return json.dumps(body).encode()
+
 REJECTED = [
     # (case, topic, payload, words the reason must contain)
     ("too large", RATING_TOPIC, rating(reason="x" * 17000), "limit is 16384"),
@@ -91,6 +115,38 @@ REJECTED = [
     ("health negative uptime", "forecourt/v1/s-1/health",
      json.dumps({"v": 1, "id": "0123456789abcdef", "station": "s-1", "ts": TS, "version": "1", "uptime_s": -1}).encode(),
      "field 'uptime_s'"),
+    # Limits (docs/PROTOCOL.md, "Limits"): whatever decode accepts, the collector can store and serve.
+    ("nested 1000 deep", RATING_TOPIC, b"[" * 1000 + b"]" * 1000, "nested deeper than 32 levels"),
+    ("nested 33 deep in a field", RATING_TOPIC, rating(extra=json.loads("[" * 33 + "]" * 33)), "deeper than 32"),
+    ("seq beyond int64", RATING_TOPIC, rating(seq=2**63), "outside the 64-bit range"),
+    ("huge int in an unknown field", RATING_TOPIC, rating(colour=-(2**63) - 1), "outside the 64-bit range"),
+    ("5,000-digit int", RATING_TOPIC, rating()[:-1] + b',"x":' + b"9" * 5000 + b"}", "(5000 characters)"),
+    ("float overflows to inf", "forecourt/v1/s-1/event/alert",
+     alert(value=1.5).replace(b"1.5", b"1e400"), "number 1e400 is beyond the 64-bit float range"),
+    ("negative inf in health", "forecourt/v1/s-1/health", health(cpu_temp_c=1.5).replace(b"1.5", b"-1e999"),
+     "beyond the 64-bit float range"),
+    ("lone surrogate", RATING_TOPIC, rating(location="\ud800"), "field 'location' holds a lone surrogate U+D800"),
+    ("lone surrogate in a key", RATING_TOPIC, rating(extra={"\udfff": 1}), "a key in 'extra' holds a lone surrogate"),
+    ("lone surrogate in an array", "forecourt/v1/s-1/health", health(extra={"log": ["ok", "\udc80"]}),
+     "field 'extra.log[1]'"),
+    ("duplicate key", RATING_TOPIC, rating()[:-1] + b',"score":5}', "duplicate key 'score'"),
+    ("duplicate key nested", RATING_TOPIC, rating(extra={"a": 1})[:-2] + b',"a":2}}', "duplicate key 'a'"),
+    ("scale as float", RATING_TOPIC, rating(scale=5.0), "field 'scale': Input should be an integer"),
+    ("scale as bool", RATING_TOPIC, rating(scale=True), "field 'scale'"),
+    ("v as float", RATING_TOPIC, rating(v=1.0), "'v' must be an integer"),
+    ("health v as float", "forecourt/v1/s-1/health", health(v=1.0), "'v' must be an integer"),
+    ("track_id as float", "forecourt/v1/s-1/event/zone", zone(track_id=4.0), "field 'track_id'"),
+    ("counter as bool", "forecourt/v1/s-1/health", health(reconnects=True), "field 'reconnects'"),
+    ("ts year 1", RATING_TOPIC, rating(ts="0001-01-01T00:00:00.000Z"), "outside 1970-01-01T00:00:00.000Z"),
+    ("ts year 9999", RATING_TOPIC, rating(ts="9999-12-31T23:59:59.999Z"), "outside"),
+    ("ts 401 days old", RATING_TOPIC, rating(ts=format_ts(NOW - timedelta(days=401))), "more than 400 days in the past"),
+    ("health 401 days old", "forecourt/v1/s-1/health", health(ts=format_ts(NOW - timedelta(days=401))),
+     "more than 400 days in the past"),
+    ("visit time year 1", "forecourt/v1/s-1/event/visit", visit(arrived_at="0001-01-01T00:00:00.000Z"),
+     "field 'arrived_at'"),
+    ("ts non-ASCII digits", RATING_TOPIC, rating(ts="\u0662\u0660\u0662\u0666-11-23T12:00:00.000Z"), "field 'ts'"),
+    ("status started_at year 1", "forecourt/v1/s-1/status",
+     b'{"state":"online","version":"1","config_hash":"c","started_at":"0001-01-01T00:00:00.000Z"}', "started_at"),
 ]
 
 
@@ -158,3 +214,63 @@ def test_valid_station_ids(station):
 def test_invalid_station_ids(station):
     with pytest.raises(ProtocolError):
         event_topic(station, "rating")
+
+
+ACCEPTED_AT_THE_LIMITS = [
+    ("seq at int64 max", RATING_TOPIC, rating(seq=2**63 - 1)),
+    ("int64 min in an unknown field", RATING_TOPIC, rating(colour=-(2**63))),
+    ("nested 32 deep", RATING_TOPIC, rating(extra=json.loads("[" * 31 + "]" * 31))),
+    ("brackets in strings do not nest", RATING_TOPIC, rating(location="[{" * 2000 + '\\"[')),
+    ("a surrogate pair is one character", RATING_TOPIC, rating(location="\U0001f600")),
+    ("an escaped backslash before u", RATING_TOPIC, rating(location="\\ud800")),
+    ("tiny float underflows to zero", "forecourt/v1/s-1/event/alert", alert(value=1.5).replace(b"1.5", b"1e-400")),
+    ("ts 400 days old", RATING_TOPIC, rating(ts=format_ts(NOW - timedelta(days=400)))),
+    ("ts at the epoch in started_at", "forecourt/v1/s-1/status",
+     b'{"state":"online","version":"1","config_hash":"c","started_at":"1970-01-01T00:00:00.000Z"}'),
+]
+
+
+@pytest.mark.parametrize(("topic", "payload"), [c[1:] for c in ACCEPTED_AT_THE_LIMITS],
+                         ids=[c[0] for c in ACCEPTED_AT_THE_LIMITS])
+def test_decode_accepts_what_lies_just_inside_the_limits(topic, payload):
+    decode(topic, payload, now=NOW)
+
+
+def test_the_depth_limit_does_not_depend_on_the_callers_stack():
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)  # json.loads alone would raise RecursionError at ~100 levels here
+    try:
+        with pytest.raises(ProtocolError, match="deeper than 32"):
+            decode(RATING_TOPIC, b"[" * 150 + b"]" * 150, now=NOW)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_encode_refuses_what_decode_would_refuse():
+    sample = Health(id="0123456789abcdef", station="s-1", ts=TS, version="1", uptime_s=1.0,
+                    extra={"log": "\ud800", "big": 2**70})
+    with pytest.raises(ProtocolError, match="cannot encode"):
+        encode(sample)
+    with pytest.raises(ProtocolError, match="64-bit range"):
+        encode(sample.model_copy(update={"extra": {"big": 2**70}}))
+    _, payload = encode(sample.model_copy(update={"extra": {"temp": float("inf")}}))
+    assert payload.endswith(b'"extra":{"temp":null}}')  # pydantic's JSON mode: a non-finite float is null
+
+
+@pytest.mark.parametrize("name", ["event-rating", "event-cleaning", "event-visit", "event-alert", "event-zone", "health"])
+def test_schemas_require_v_and_kind_and_anchor_the_station(name):
+    from forecourt.commands.schema import schemas
+
+    schema = schemas()[name]
+    assert "v" in schema["required"]
+    assert name == "health" or "kind" in schema["required"]
+    assert schema["properties"]["station"]["pattern"] == "^[a-z0-9][a-z0-9-]{0,63}$"
+
+
+def test_models_refuse_a_station_id_that_merely_contains_a_valid_one():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Rating(id="0123456789abcdef", seq=1, station="XX s-1 !!", ts=TS, kiosk="k", score=1, scale=3)

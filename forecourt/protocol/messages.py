@@ -9,12 +9,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from forecourt.protocol.topics import STATION_ID, Topic
 
 VERSION = 1
-_TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+# SQLite's INTEGER is a signed 64-bit number: an integer beyond it can be decoded but never stored.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Every timestamp field lies in [TS_MIN, TS_MAX): far enough from datetime's years 1 and 9999 that the
+# collector's arithmetic on them (a week back, a month ahead) cannot overflow, and never before the epoch.
+TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+TS_MAX = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 def format_ts(when: datetime) -> str:
@@ -37,18 +43,43 @@ def parse_ts(text: str) -> datetime:
 
 
 def _check_ts(text: str) -> str:
-    parse_ts(text)
+    if not TS_MIN <= parse_ts(text) < TS_MAX:
+        raise ValueError(f"{text} is outside {format_ts(TS_MIN)} .. {format_ts(TS_MAX)} (exclusive)")
     return text
+
+
+def _exact_int(value: Any) -> Any:
+    """Strict mode still lets ``5.0`` and ``True`` through a ``Literal[3, 4, 5]`` (they compare equal)."""
+    if type(value) is not int:
+        raise ValueError("Input should be an integer")
+    return value
+
+
+def _require(*names: str) -> Any:
+    """A JSON Schema hook listing fields as required that have a default for constructing in Python
+    (``v``, ``kind``) but that a payload must carry, as :func:`forecourt.protocol.decode` demands."""
+
+    def hook(schema: dict[str, Any]) -> None:
+        required = set(schema.get("required", ())) | set(names)
+        schema["required"] = [name for name in schema["properties"] if name in required]
+
+    return hook
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-Timestamp = Annotated[str, AfterValidator(_check_ts), Field(description="RFC 3339 UTC with milliseconds")]
-StationId = Annotated[str, Field(pattern=STATION_ID.pattern, description="Station id")]
+Timestamp = Annotated[
+    str, AfterValidator(_check_ts),
+    Field(description="RFC 3339 UTC with milliseconds", json_schema_extra={"pattern": f"^{_TS.pattern}$"}),
+]
+StationId = Annotated[str, Field(pattern=f"^{STATION_ID.pattern}$", description="Station id")]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+Version = Annotated[Literal[1], BeforeValidator(_exact_int)]
 
 
 class Message(BaseModel):
@@ -58,12 +89,13 @@ class Message(BaseModel):
 class Event(Message):
     """Fields every event carries; subclasses add their kind's fields."""
 
+    model_config = ConfigDict(json_schema_extra=_require("v", "kind"))
     KIND: ClassVar[str] = ""
-    v: Literal[1] = Field(VERSION, description="Schema major version")
+    v: Version = Field(VERSION, description="Schema major version")
     id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = Field(
         description="Globally unique, stable across retries"
     )
-    seq: Annotated[int, Field(ge=1)] = Field(description="Per-station counter, +1 per event, survives restarts")
+    seq: Annotated[int, Field(ge=1, le=INT64_MAX)] = Field(description="Per-station counter, +1 per event, survives restarts")
     station: StationId
     ts: Timestamp = Field(description="When it happened")
     kind: str = Field(description="Event kind; equals the topic's last level")
@@ -85,7 +117,7 @@ class Rating(Event):
     kiosk: Name = Field(description="Kiosk id from the station config")
     location: str | None = Field(None, description="Where the kiosk stands: restroom, shop, forecourt, ...")
     score: Annotated[int, Field(ge=1, le=5)] = Field(description="1..scale, higher is happier")
-    scale: Literal[3, 4, 5] = Field(description="Number of smiley buttons")
+    scale: Annotated[Literal[3, 4, 5], BeforeValidator(_exact_int)] = Field(description="Number of smiley buttons")
     reason: Name | None = Field(None, description="Reason button pressed after a low score")
 
     @model_validator(mode="after")
@@ -113,7 +145,7 @@ class Visit(Event):
     departed_at: Timestamp
     greet_s: Seconds | None = Field(None, description="greeted_at - stopped_at")
     dwell_s: Seconds = Field(description="departed_at - arrived_at (throughput time)")
-    merged_gaps: Annotated[int, Field(ge=0)] = Field(0, description="Disappearances/ID switches merged into it")
+    merged_gaps: Count = Field(0, description="Disappearances/ID switches merged into it")
     occluded_s: Seconds = Field(0.0, description="Seconds the vehicle was not seen during the visit")
     min_fps: Seconds | None = Field(None, description="Lowest analysis rate seen during the visit")
 
@@ -134,7 +166,7 @@ class Alert(Event):
     state: Literal["open", "cleared"] = Field(description="open when it starts, cleared when it is over")
     subject: Name | None = Field(None, description="The restroom, kiosk, camera ... it concerns")
     message: str = Field("", max_length=500, description="For people")
-    value: float | None = Field(None, description="The measure behind it, e.g. seconds overdue")
+    value: Finite | None = Field(None, description="The measure behind it, e.g. seconds overdue")
 
 
 class ZoneDwell(Event):
@@ -142,7 +174,7 @@ class ZoneDwell(Event):
     kind: Literal["zone"] = "zone"
     zone: Name
     object_class: Name = Field(description="person, car, truck, ...")
-    track_id: Annotated[int, Field(ge=0)]
+    track_id: Count
     entered_at: Timestamp
     exited_at: Timestamp
     dwell_s: Seconds
@@ -169,27 +201,28 @@ class Status(Message):
 class Health(Message):
     """Periodic station health on ``.../health``. Not part of the event ``seq``: it may be thinned."""
 
-    v: Literal[1] = VERSION
+    model_config = ConfigDict(json_schema_extra=_require("v"))
+    v: Version = VERSION
     id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
     station: StationId
     ts: Timestamp
     version: str
     uptime_s: Seconds
-    outbox_depth: Annotated[int, Field(ge=0)] = Field(0, description="Rows HQ has not acknowledged storing")
+    outbox_depth: Count = Field(0, description="Rows HQ has not acknowledged storing")
     oldest_undelivered_s: Seconds | None = Field(None, description="Age of the oldest row HQ has not acknowledged")
-    published: Annotated[int, Field(ge=0)] = Field(0, description="Outbox rows the broker PUBACKed since start")
-    confirmed: Annotated[int, Field(ge=0)] = Field(0, description="Outbox rows HQ acknowledged storing since start")
-    awaiting_ack: Annotated[int, Field(ge=0)] = Field(0, description="Rows sent on this connection that HQ has not acknowledged yet")
-    resent: Annotated[int, Field(ge=0)] = Field(0, description="Rows sent again since start because HQ had not acknowledged them in time")
-    rejected_by_hq: Annotated[int, Field(ge=0)] = Field(0, description="Events HQ refused for good (dead letters), since install")
-    reconnects: Annotated[int, Field(ge=0)] = 0
-    dropped: Annotated[int, Field(ge=0)] = Field(0, description="Events the full outbox could not keep")
-    filtered_presses: dict[str, Annotated[int, Field(ge=0)]] = Field(
+    published: Count = Field(0, description="Outbox rows the broker PUBACKed since start")
+    confirmed: Count = Field(0, description="Outbox rows HQ acknowledged storing since start")
+    awaiting_ack: Count = Field(0, description="Rows sent on this connection that HQ has not acknowledged yet")
+    resent: Count = Field(0, description="Rows sent again since start because HQ had not acknowledged them in time")
+    rejected_by_hq: Count = Field(0, description="Events HQ refused for good (dead letters), since install")
+    reconnects: Count = 0
+    dropped: Count = Field(0, description="Events the full outbox could not keep")
+    filtered_presses: dict[str, Count] = Field(
         default_factory=dict, description="Kiosk presses inside the response interval, per kiosk, since start"
     )
     camera_fps: Seconds | None = None
     camera_ok: bool | None = None
-    frames_skipped: Annotated[int, Field(ge=0)] | None = None
-    cpu_temp_c: float | None = None
+    frames_skipped: Count | None = None
+    cpu_temp_c: Finite | None = None
     rss_mb: Seconds | None = None
     extra: dict[str, Any] = Field(default_factory=dict, description="Subsystem counters not named above")
