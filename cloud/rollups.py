@@ -5,10 +5,16 @@ Online time is when the retained status said online (birth .. last will) or a he
 edge was running (``ts - uptime_s`` .. ``ts``: history replayed after a link outage); a restroom counts as
 overdue between the station's ``restroom_overdue`` alert opening and clearing; compliance is the share
 of online time in which no restroom was overdue.
+
+A station-hour whose recomputation raises (a row an older collector stored, out of range or unreadable) is
+set aside in ``poison_hours`` with the error and logged; the rest of the queue is rolled up regardless.
 """
 
 import json
+import logging
+import sqlite3
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
@@ -19,6 +25,7 @@ from cloud.registry import region_sql
 from cloud.store import ROLLUP_JSON, ROLLUP_MAXES, ROLLUP_SUMS, writing
 from forecourt.protocol import format_ts, parse_ts
 
+log = logging.getLogger("forecourt.collector.rollups")
 COLUMNS = ROLLUP_SUMS + ROLLUP_MAXES + ROLLUP_JSON
 OVERDUE_LOOKBACK = timedelta(days=7)
 RUNNING_LOOKAHEAD = timedelta(hours=1)  # health comes at least hourly (edge default: every minute)
@@ -124,32 +131,92 @@ def online_at(db: Database, station: str, when: datetime) -> bool:
     return row is not None and row[0] == "online"
 
 
-def run_rollups(db: Database, now: datetime, goals: GoalSettings, *, limit: int = 20_000) -> int:
-    """Recompute the dirty station-hours and fold each change into its day and month; returns how many
-    hours were computed.
+# SQLite result codes that blame the database, not the station-hour: the run stops with every mark kept.
+_DATABASE_FAULTS = frozenset({5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 26})  # BUSY LOCKED NOMEM ... FULL NOTADB
+ERROR_CHARS = 1000
 
-    Dirty marks are taken (deleted) before computing so marks added meanwhile are not lost. Hours
-    that are not over yet stay marked, because their online time keeps growing; a finished hour at
+
+@dataclass(frozen=True)
+class RollupRun:
+    computed: int  # station-hours recomputed and stored
+    poisoned: int  # station-hours whose recomputation raised, set aside in poison_hours
+
+
+def run_rollups(db: Database, now: datetime, goals: GoalSettings, *, limit: int = 20_000) -> int:
+    """Recompute the dirty station-hours (see :func:`roll_up`); returns how many were computed."""
+    return roll_up(db, now, goals, limit=limit).computed
+
+
+def roll_up(db: Database, now: datetime, goals: GoalSettings, *, limit: int = 20_000) -> RollupRun:
+    """Recompute the dirty station-hours and fold each change into its day and month.
+
+    One write transaction (BEGIN IMMEDIATE: ingest queues meanwhile, so no mark can be added between
+    reading an hour's data and deleting its mark), and in it one savepoint per hour: an hour's result
+    and the deletion of its mark commit together or not at all. An hour whose computation raises is
+    rolled back to its savepoint, set aside in ``poison_hours`` with the error (its mark deleted, in
+    the same savepoint) and logged, and the rest proceeds; a later mark for it tries again. A fault of
+    the database itself (locked, I/O, full) ends the run with every mark still in place.
+
+    Hours that are not over yet stay marked, because their online time keeps growing; a finished hour at
     whose end the station was online hands the mark on to the next hour, so an online station that
     sends nothing for hours still gets its online time counted.
     """
+    computed = poisoned = 0
     with writing(db):
-        taken = db.execute("SELECT station, hour FROM dirty ORDER BY hour LIMIT ?", [limit]).fetchall()
-        db.conn.executemany("DELETE FROM dirty WHERE station = ? AND hour = ?", taken)
-    work, seen = list(taken), set(taken)
-    with writing(db):
+        taken = [tuple(r) for r in db.execute("SELECT station, hour FROM dirty ORDER BY hour LIMIT ?", [limit])]
+        work, seen = list(taken), set(taken)
         while work:
             station, key = work.pop()
-            end = hour_start(key) + timedelta(hours=1)
-            complete = end <= now
-            apply_hour(db, station, key, compute_hour(db, station, key, now, goals), now)
-            following = (station, format_ts(end)[:13])
-            if not complete:
-                db.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", [station, key])
-            elif following not in seen and online_at(db, station, end):
+            try:
+                with writing(db):  # a savepoint inside the run's transaction
+                    following = _roll_hour(db, station, key, now, goals)
+            except Exception as err:
+                if _database_fault(err):
+                    raise
+                with writing(db):
+                    _set_aside(db, station, key, err, now)
+                poisoned += 1
+                continue
+            computed += 1
+            if following is not None and following not in seen:
                 seen.add(following)
                 work.append(following)
-    return len(seen)
+    if poisoned:
+        log.error("rollups: %d station-hour(s) set aside in poison_hours; %d rolled up", poisoned, computed)
+    return RollupRun(computed, poisoned)
+
+
+def _roll_hour(db: Database, station: str, key: str, now: datetime, goals: GoalSettings) -> tuple[str, str] | None:
+    """Store one station-hour and settle its mark; returns the next hour if this one hands its mark on."""
+    end = hour_start(key) + timedelta(hours=1)
+    apply_hour(db, station, key, compute_hour(db, station, key, now, goals), now)
+    db.execute("DELETE FROM poison_hours WHERE station = ? AND hour = ?", [station, key])
+    if end > now:
+        db.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", [station, key])
+        return None
+    db.execute("DELETE FROM dirty WHERE station = ? AND hour = ?", [station, key])
+    return (station, format_ts(end)[:13]) if online_at(db, station, end) else None
+
+
+def _database_fault(err: Exception) -> bool:
+    if isinstance(err, MemoryError):
+        return True
+    if not isinstance(err, sqlite3.Error):
+        return False
+    code = getattr(err, "sqlite_errorcode", None)  # None: raised by the sqlite3 module itself (closed, misuse)
+    return code is None or code & 0xFF in _DATABASE_FAULTS
+
+
+def _set_aside(db: Database, station: str, key: str, err: Exception, now: datetime) -> None:
+    error = f"{type(err).__name__}: {err}"[:ERROR_CHARS].encode("utf-8", "backslashreplace").decode()
+    log.error("rollups: station %s hour %s set aside in poison_hours: %s", station, key, error, exc_info=err)
+    db.execute("DELETE FROM dirty WHERE station = ? AND hour = ?", [station, key])
+    db.execute(
+        """INSERT INTO poison_hours (station, hour, error, failed_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (station, hour) DO UPDATE SET error = excluded.error, failed_at = excluded.failed_at,
+           attempts = attempts + 1""",
+        [station, key, error, format_ts(now)],
+    )
 
 
 def _row(db: Database, station: str, period: str, bucket: str) -> dict:

@@ -111,6 +111,18 @@ def m003_alert_events_index(db: Database) -> None:
     db.execute("CREATE INDEX events_alerts_ts ON events(ts) WHERE kind = 'alert'")
 
 
+@migrations()
+def m004_poison_hours(db: Database) -> None:
+    """Station-hours whose recomputation raised, set aside with the error so the rest of the dirty queue
+    proceeds (cloud/rollups.py). A new dirty mark for one retries it; a success removes it."""
+    db.execute(
+        """CREATE TABLE poison_hours (
+            station TEXT NOT NULL, hour TEXT NOT NULL, error TEXT NOT NULL, failed_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (station, hour)
+        ) WITHOUT ROWID"""
+    )
+
+
 def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = None) -> Database:
     """The database at ``path`` (created, migrated), in WAL mode so the API reads while ingest writes."""
     path = Path(path)
