@@ -132,14 +132,15 @@ def compressed_schedule(stations: int, seed: int = 0) -> Schedule:
 
 
 def full_schedule(stations: int, seed: int = 0, *, autosave_s: float = 30.0) -> Schedule:
-    """The issue's schedule with broker lives on both sides of autosave_interval: two kills only after the
-    broker has lived past an autosave, three sooner, and one more while the collector is down."""
+    """The issue's schedule with broker lives on both sides of autosave_interval, for a burst of ~2 minutes:
+    two kills only after the broker has lived past an autosave, three sooner (one right after a restart),
+    one more while the collector is down; 3 station kills and the collector kill between them."""
     picked = random.Random(seed).sample(range(stations), 3)
     saved = autosave_s + 2.0
     return Schedule((
-        BrokerKill(0.10, min_uptime_s=saved), StationKill(0.15, picked[0]), BrokerKill(0.20),
-        BrokerKill(0.28), StationKill(0.35, picked[1]), CollectorKill(0.45, restart_at=0.60, broker_kill_at=0.52),
-        BrokerKill(0.70, min_uptime_s=saved), StationKill(0.78, picked[2]), BrokerKill(0.88),
+        BrokerKill(0.10), StationKill(0.18, picked[0]), BrokerKill(0.40, min_uptime_s=saved), BrokerKill(0.43),
+        StationKill(0.48, picked[1]), CollectorKill(0.52, restart_at=0.62, broker_kill_at=0.56),
+        StationKill(0.72, picked[2]), BrokerKill(0.86, min_uptime_s=saved), BrokerKill(0.92),
     ))
 
 
