@@ -1,13 +1,25 @@
-"""Mosquitto as Forecourt runs it: password file, station ACL, config, and a process to run it.
+"""Mosquitto as Forecourt runs it: who may do what (the dynamic-security file), the config, and a process.
 
-Used by the test harness, the demo and provisioning, so the ACL that is tested is the ACL
-that is shipped. Passwords are hashed in the ``mosquitto_passwd`` format (PBKDF2-SHA512, ``$7$``)
-so no external tool is needed to provision a station.
+Used by the test harness, the demo and provisioning, so the rules that are tested are the rules that are
+shipped (``systemd/mosquitto/forecourt-dynsec.json`` is :func:`dynsec_text` of no clients).
+
+Why the dynamic-security plugin and not ``acl_file``: Mosquitto 2.0.11 checks an ``acl_file`` only when it
+*delivers* a message, never on SUBSCRIBE. A station could subscribe to ``$share/forecourt/forecourt/v1/#``;
+the broker then handed it every other message of every station, refused to deliver them and they were gone
+(measured). The plugin answers "Not authorized" in the SUBACK instead. Its 2.0.11 ACLs do not expand
+``%u``, so every station gets a role of its own with literal topics (:func:`station_role`).
+
+Changing the file takes a broker *restart*: 2.0.11's plugin reads it once and ignores SIGHUP (measured).
+No admin client is provisioned, so nobody can change the rules over MQTT (``$CONTROL/dynamic-security``)
+and the file stays the one source of truth, which is also why the plugin never rewrites it.
+Passwords are PBKDF2-SHA512 as ``mosquitto_ctrl`` writes them, so no external tool is needed.
 """
 
 import base64
 import contextlib
+import glob
 import hashlib
+import json
 import os
 import pwd
 import secrets
@@ -19,58 +31,166 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from forecourt import children
-from forecourt.errors import BrokerError
+from forecourt.errors import BrokerError, ConfigError
+from forecourt.protocol import DOWNLINK, EVENT_KINDS, MAX_PAYLOAD_BYTES, ROOT
 
 INSTALL_HINT = "install it with: sudo apt-get install -y mosquitto"
 COLLECTOR_USER = "collector"
+COLLECTOR_ROLE = "forecourt-collector"
+STATION_ROLE_PREFIX = "forecourt-station-"
+PBKDF2_ITERATIONS = 101  # mosquitto_ctrl's default; the passwords are 192 random bits, not words to guess
+DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
+
+# Sizes, queues and saving (docs/INSTALL.md, "Broker limits"). The shipped forecourt.conf repeats them; a test
+# keeps both equal.
+TUNING: dict[str, int] = {
+    # Payload bytes, the same limit the codec enforces: 2.0.11 counts only the payload here (measured) and
+    # answers an oversize PUBLISH with "Packet too large" in its PUBACK, dropping it.
+    "message_size_limit": MAX_PAYLOAD_BYTES,
+    # The whole packet: that payload plus room for the topic (at most ~100 bytes for a 64-character station
+    # id), MQTT 5 properties and the fixed header. A bigger packet closes the connection before it is stored.
+    "max_packet_size": MAX_PAYLOAD_BYTES + 1024,
+    # Per client, beyond those in flight. Sized for a collector away for 10 minutes while the fleet sends
+    # 1,000 events/s: 600,000 messages. Measured on 2.0.11: ~390 bytes of broker memory per queued message
+    # besides its payload; events are 160-390 bytes, so a full queue holds ~0.4 GB, and the byte limit
+    # (512 bytes a message) keeps fat payloads from making it more than ~0.55 GB. A full queue delays, and
+    # loses nothing: stations keep every event until the collector confirms it stored it, and send it again.
+    "max_queued_messages": 600_000,
+    "max_queued_bytes": 600_000 * 512,
+    # At least twice the collector's ingest.batch_size (2,000), so one batch fills while the last commits.
+    # 2.0.11 also announces it to MQTT 5 clients as their Receive Maximum (measured): a station's
+    # outbox.inflight (100) stays well inside it.
+    "max_inflight_messages": 5_000,
+    # The store is a cache now: stations hold the truth, so a crash that loses the last half hour of queue
+    # costs resends, not events. Saving is synchronous and writes the whole store (up to the queue sizes
+    # above, per client), so saving often would stall the broker when it holds the most. A clean stop or
+    # restart always saves.
+    "autosave_interval": 1800,
+}
+AUTOSAVE_ON_CHANGES = False  # with the interval above: save by time, never after N changes
 
 
-def hash_password(password: str, *, salt: bytes | None = None, iterations: int = 101) -> str:
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def hash_password(password: str, *, salt: bytes | None = None, iterations: int = PBKDF2_ITERATIONS) -> dict[str, Any]:
+    """The ``password``, ``salt`` and ``iterations`` of a dynamic-security client (PBKDF2-SHA512)."""
     salt = salt or secrets.token_bytes(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    return {"password": _b64(digest), "salt": _b64(salt), "iterations": iterations}
 
 
-def verify_password(password: str, hashed: str) -> bool:
-    _, kind, iterations, salt, digest = hashed.split("$")
-    if kind != "7":
-        return False
-    expected = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations))
-    return secrets.compare_digest(base64.b64encode(expected).decode(), digest)
+def verify_password(password: str, hashed: Mapping[str, Any]) -> bool:
+    salt = base64.b64decode(hashed["salt"])
+    expected = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(hashed["iterations"]))
+    return secrets.compare_digest(_b64(expected), hashed["password"])
 
 
-def read_password_file(path: Path) -> dict[str, str]:
-    """username -> hash, in file order."""
+def _acl(kind: str, topic: str) -> dict[str, Any]:
+    return {"acltype": kind, "topic": topic, "priority": 0, "allow": True}
+
+
+def station_role(station: str) -> dict[str, Any]:
+    """What one station may do: publish its events, health and status; read its own downlink. Nothing else.
+
+    Event kinds are listed, not ``event/+``: a station may retain what it publishes, and a wildcard would
+    let it retain a message under as many invented kinds as it likes.
+    """
+    own = f"{ROOT}/{station}"
+    send = [f"{own}/event/{kind}" for kind in sorted(EVENT_KINDS)] + [f"{own}/health", f"{own}/status"]
+    acls = [_acl("publishClientSend", topic) for topic in send]
+    for channel in DOWNLINK:
+        acls += [_acl("subscribePattern", f"{own}/{channel}"), _acl("publishClientReceive", f"{own}/{channel}")]
+    return {"rolename": f"{STATION_ROLE_PREFIX}{station}", "acls": acls}
+
+
+def collector_role() -> dict[str, Any]:
+    """Read every station, plainly or in any share group; write every station's downlink (ack, config)."""
+    acls = [
+        # 2.0.11 matches a shared subscription with its $share/<group>/ prefix (measured); + is any group.
+        _acl("subscribePattern", f"{ROOT}/#"),
+        _acl("subscribePattern", f"$share/+/{ROOT}/#"),
+        _acl("publishClientReceive", f"{ROOT}/#"),
+        *(_acl("publishClientSend", f"{ROOT}/+/{channel}") for channel in DOWNLINK),
+    ]
+    return {"rolename": COLLECTOR_ROLE, "acls": acls}
+
+
+@dataclass(frozen=True)
+class Client:
+    """One MQTT user of the dynamic-security file: a station (its id is its username) or a collector."""
+
+    username: str
+    hashed: Mapping[str, Any]
+    collector: bool = False
+
+
+def dynsec_config(clients: Iterable[Client] = ()) -> dict[str, Any]:
+    clients = sorted(clients, key=lambda c: c.username)
+    entries = [
+        {"username": c.username, **c.hashed,
+         "roles": [{"rolename": COLLECTOR_ROLE if c.collector else f"{STATION_ROLE_PREFIX}{c.username}"}]}
+        for c in clients
+    ]
+    return {
+        # Deny by default: a client may publish, subscribe and receive only what a role of its own allows.
+        "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False, "subscribe": False,
+                             "unsubscribe": True},
+        "clients": entries,
+        "groups": [],
+        "roles": [collector_role(), *(station_role(c.username) for c in clients if not c.collector)],
+    }
+
+
+def dynsec_text(clients: Iterable[Client] = ()) -> str:
+    return json.dumps(dynsec_config(clients), indent=2) + "\n"
+
+
+def read_clients(path: Path) -> dict[str, Client]:
+    """username -> :class:`Client` of a dynamic-security file (empty if there is none yet)."""
     if not path.exists():
         return {}
-    entries = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            user, _, hashed = line.partition(":")
-            entries[user] = hashed
-    return entries
+    try:
+        entries = json.loads(path.read_text()).get("clients", [])
+        return {
+            e["username"]: Client(
+                e["username"], {k: e[k] for k in ("password", "salt", "iterations")},
+                collector=any(r.get("rolename") == COLLECTOR_ROLE for r in e.get("roles", [])),
+            )
+            for e in entries
+        }
+    except (ValueError, KeyError, AttributeError, TypeError) as err:
+        raise ConfigError(f"{path}: not a Forecourt dynamic-security file ({err})") from None
 
 
-def write_password_file(path: Path, passwords: Mapping[str, str]) -> None:
-    """Set (add or replace) users' passwords, keeping the others; the file is created mode 0600."""
-    entries = read_password_file(path)
-    entries.update({user: hash_password(pw) for user, pw in passwords.items()})
-    _write_private(path, "".join(f"{user}:{hashed}\n" for user, hashed in entries.items()))
+def write_clients(path: Path, passwords: Mapping[str, str], *, collectors: Iterable[str] = ()) -> None:
+    """Set (add or replace) users' passwords, keeping the others; every role is written anew from the code.
+
+    Users named in ``collectors`` are collectors, the others stations. A username never changes kind here:
+    a station that took a collector's name could read the whole fleet. The file is created mode 0600.
+    """
+    clients = read_clients(path)
+    collectors = set(collectors)
+    for user, password in passwords.items():
+        wanted = user in collectors
+        if user in clients and clients[user].collector != wanted:
+            was = "a collector" if clients[user].collector else "a station"
+            raise ConfigError(f"{path}: {user!r} is already {was}; pick another name")
+        clients[user] = Client(user, hash_password(password), collector=wanted)
+    _write_private(path, dynsec_text(clients.values()))
 
 
-def acl_text(collectors: Iterable[str] = (COLLECTOR_USER,)) -> str:
-    lines = [
-        "# Forecourt ACL: a station may only publish as itself (its username is its station id).",
-        "pattern write forecourt/v1/%u/#",
-        "pattern read forecourt/v1/%u/config",
-        "pattern read forecourt/v1/%u/ack",
-        "",
-    ]
-    for user in collectors:
-        lines += [f"user {user}", "topic read forecourt/v1/#", "topic write forecourt/v1/+/config", "topic write forecourt/v1/+/ack", ""]
-    return "\n".join(lines)
+def dynsec_plugin() -> Path:
+    """Where Debian (any architecture) or a source build keeps the plugin."""
+    for pattern in ("/usr/lib/*-linux-gnu/", "/usr/lib/", "/usr/lib/mosquitto/", "/usr/local/lib/"):
+        found = sorted(glob.glob(pattern + DYNSEC_PLUGIN))
+        if found:
+            return Path(found[0])
+    raise BrokerError(f"{DYNSEC_PLUGIN} not found; it comes with Debian's mosquitto package: {INSTALL_HINT}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +201,23 @@ class TlsFiles:
     require_certificate: bool = False
 
 
+def tuning_lines() -> list[str]:
+    return [f"{key} {value}" for key, value in TUNING.items()] + [
+        f"autosave_on_changes {'true' if AUTOSAVE_ON_CHANGES else 'false'}"
+    ]
+
+
+def listener_lines(listener: str) -> list[str]:
+    """A listener with what 2.0.11 sets per listener (measured: before any listener, these open one on 1883)."""
+    return [
+        listener,
+        # The broker replaces the client id with the username: nobody can take over another's session.
+        "use_username_as_clientid true",
+        # QoS 1 is the protocol; QoS 2 would let a client park unreleased messages in the broker.
+        "max_qos 1",
+    ]
+
+
 def broker_conf(
     directory: Path, *, port: int, host: str = "127.0.0.1", tls: TlsFiles | None = None, tls_port: int | None = None
 ) -> str:
@@ -89,14 +226,9 @@ def broker_conf(
         "# Generated by Forecourt.",
         "per_listener_settings false",
         "allow_anonymous false",
-        f"password_file {directory / 'passwd'}",
-        f"acl_file {directory / 'acl'}",
+        *tuning_lines(),
         "persistence true",
         f"persistence_location {directory}/",
-        "autosave_interval 30",
-        # A collector that is away must find every QoS 1 message queued when it returns.
-        "max_queued_messages 0",
-        "max_inflight_messages 0",
         "log_type error",
         "log_type warning",
         "log_type notice",
@@ -104,16 +236,18 @@ def broker_conf(
         "connection_messages true",
         f"log_dest file {directory / 'mosquitto.log'}",
         f"user {pwd.getpwuid(os.getuid()).pw_name}",
-        f"listener {port} {host}",
+        *listener_lines(f"listener {port} {host}"),
     ]
     if tls is not None:
         lines += [
-            f"listener {tls_port} {host}",
+            *listener_lines(f"listener {tls_port} {host}"),
             f"cafile {tls.ca_file}",
             f"certfile {tls.cert_file}",
             f"keyfile {tls.key_file}",
             f"require_certificate {'true' if tls.require_certificate else 'false'}",
         ]
+    # After the listeners: a plugin line before any listener makes 2.0.11 open a default one on 1883.
+    lines += [f"plugin {dynsec_plugin()}", f"plugin_opt_config_file {directory / 'dynsec.json'}"]
     return "\n".join(lines) + "\n"
 
 
@@ -138,8 +272,8 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
 def _write_private(path: Path, text: str) -> None:
     """Replace ``path`` atomically: a crash mid-write must not cost every other station its password.
 
-    A file that exists keeps its owner, group and mode (minus any world bits): Mosquitto 2.0 rereads its
-    password file as the ``mosquitto`` user, so a rewrite by root must not lock it out. A new file is 0600.
+    A file that exists keeps its owner, group and mode (minus any world bits): Mosquitto 2.0 reads the
+    dynamic-security file as the ``mosquitto`` user, so a rewrite by root must not lock it out. A new file is 0600.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -165,7 +299,8 @@ def _write_private(path: Path, text: str) -> None:
 
 
 class Mosquitto:
-    """A private Mosquitto on a free loopback port, with the Forecourt ACL.
+    """A private Mosquitto on a free loopback port, with the Forecourt rules; users not in ``collectors``
+    are stations.
 
     >>> with Mosquitto(tmp_path, users={"collector": "pw", "a": "pw-a"}) as broker:
     ...     broker.url  # 'mqtt://127.0.0.1:<port>'
@@ -194,15 +329,23 @@ class Mosquitto:
         self.port = port or free_port(host)
         self.tls_port = free_port(host) if tls else None
         self.users = dict(users)
-        write_password_file(self.directory / "passwd", self.users)
-        _write_private(self.directory / "acl", acl_text(collectors))
+        self.collectors = frozenset(collectors)
+        write_clients(self.dynsec_file, self.users, collectors=self.collectors)
         conf = broker_conf(self.directory, port=self.port, host=host, tls=tls, tls_port=self.tls_port)
         _write_private(self.directory / "mosquitto.conf", conf)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
+    def dynsec_file(self) -> Path:
+        return self.directory / "dynsec.json"
+
+    @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process and self.process.poll() is None else None
 
     @property
     def log(self) -> str:
@@ -228,6 +371,7 @@ class Mosquitto:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM: Mosquitto saves its store (sessions, queues, retained messages) and exits."""
         if self.process is None:
             return
         if self.process.poll() is None:
@@ -239,17 +383,31 @@ class Mosquitto:
                 self.process.wait(timeout)
         self.process = None
 
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL, as a crash or the OOM killer would: whatever changed since the last autosave is gone."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout)
+        self.process = None
+
     def restart(self) -> None:
         self.stop()
         self.start()
 
-    def add_users(self, users: Mapping[str, str]) -> None:
-        """Add or change passwords; a running broker reloads them on SIGHUP."""
+    def add_users(self, users: Mapping[str, str], *, collectors: Iterable[str] = ()) -> None:
+        """Add or change passwords (``collectors`` among them are collectors, the rest stations).
+
+        A running broker is restarted, as ``forecourt provision`` tells operators to: the 2.0.11 plugin
+        rereads its file only then. Sessions and queues survive (a clean stop saves them); connections do not.
+        """
+        collectors = set(collectors)
+        self.collectors |= collectors
+        write_clients(self.dynsec_file, users, collectors=collectors | (self.collectors & set(users)))
         self.users.update(users)
-        write_password_file(self.directory / "passwd", users)
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGHUP)
-            time.sleep(0.2)  # mosquitto reloads asynchronously; there is no acknowledgement to wait on
+            self.restart()
 
     def __enter__(self) -> "Mosquitto":
         return self.start()

@@ -8,17 +8,20 @@ from gpiozero.pins.mock import MockFactory
 
 from forecourt.broker import INSTALL_HINT, Mosquitto
 
-STATION_USERS = {"collector": "collector-secret", "a": "secret-a", "b": "secret-b"}
+# "observer" is a second collector-class user for tests that watch the broker beside a collector: the broker
+# uses the username as client id, so two clients with one username would take turns kicking each other out.
+STATION_USERS = {"collector": "collector-secret", "observer": "observer-secret", "a": "secret-a", "b": "secret-b"}
+COLLECTORS = ("collector", "observer")
 
 
 @pytest.fixture
 def broker(tmp_path):
-    """A running Mosquitto with users collector, a and b (passwords in ``broker.users``)."""
+    """A running Mosquitto with collectors collector and observer, stations a and b (passwords in ``broker.users``)."""
     if shutil.which("mosquitto") is None and not any(
         shutil.os.path.exists(p) for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
     ):
         pytest.fail(f"mosquitto is not installed; {INSTALL_HINT}", pytrace=False)
-    with Mosquitto(tmp_path / "broker", users=STATION_USERS) as running:
+    with Mosquitto(tmp_path / "broker", users=STATION_USERS, collectors=COLLECTORS) as running:
         yield running
 
 

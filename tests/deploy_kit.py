@@ -13,14 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from forecourt.broker import Mosquitto, free_port
+from forecourt.broker import Mosquitto, dynsec_plugin, free_port, write_clients
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CONF = REPO / "systemd" / "mosquitto" / "forecourt.conf"
-SHIPPED_ACL = REPO / "systemd" / "mosquitto" / "forecourt.acl"
+SHIPPED_DYNSEC = REPO / "systemd" / "mosquitto" / "forecourt-dynsec.json"
+SHIPPED_DROP_IN = REPO / "systemd" / "mosquitto.service.d" / "forecourt.conf"
 INSTALL = REPO / "docs" / "INSTALL.md"
 CERTS_MARKER = "<!-- tested: tests/test_deploy_tls.py"
-STATIONS = {"collector": "collector-secret", "a": "secret-a", "b": "secret-b"}
+# "observer" is a second collector-class user: tests watch the broker without taking over the collector's
+# connection (the broker uses the username as client id).
+STATIONS = {"collector": "collector-secret", "observer": "observer-secret", "a": "secret-a", "b": "secret-b"}
+COLLECTORS = ("collector", "observer")
 
 
 def doc_block(marker: str = CERTS_MARKER, doc: Path = INSTALL) -> str:
@@ -71,8 +75,8 @@ def render_shipped_conf(*, directory: Path, port: int, tls_port: int, pki: Pki) 
     """systemd/mosquitto/forecourt.conf with its paths and ports moved into ``directory`` and loopback."""
     text = SHIPPED_CONF.read_text()
     for old, new in {
-        "/etc/mosquitto/forecourt.passwd": directory / "passwd",
-        "/etc/mosquitto/forecourt.acl": directory / "acl",
+        "/etc/mosquitto/forecourt-dynsec.json": directory / "dynsec.json",
+        "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so": dynsec_plugin(),
         "/etc/mosquitto/ca_certificates/forecourt-ca.crt": pki.ca,
         "/etc/mosquitto/certs/broker.crt": pki.cert("broker"),
         "/etc/mosquitto/certs/broker.key": pki.key("broker"),
@@ -88,14 +92,18 @@ def render_shipped_conf(*, directory: Path, port: int, tls_port: int, pki: Pki) 
 
 class ShippedBroker(Mosquitto):
     """A real Mosquitto laid out as Debian's: a main config that includes conf.d/forecourt.conf (the
-    shipped file, rendered) and the shipped ACL. ``port`` is the loopback listener, ``tls_port`` the
-    stations' TLS listener."""
+    shipped file, rendered) and the shipped dynamic-security file with the users added as `forecourt
+    provision` adds them. ``port`` is the loopback listener, ``tls_port`` the stations' TLS listener."""
 
-    def __init__(self, directory: Path, *, pki: Pki, users: dict[str, str] | None = None) -> None:
-        super().__init__(directory, users=dict(STATIONS if users is None else users))
+    def __init__(
+        self, directory: Path, *, pki: Pki, users: dict[str, str] | None = None, collectors: tuple[str, ...] = COLLECTORS
+    ) -> None:
+        users = dict(STATIONS if users is None else users)
+        super().__init__(directory, users=users, collectors=collectors)
         self.pki = pki
         self.tls_port = free_port(self.host)
-        shutil.copyfile(SHIPPED_ACL, self.directory / "acl")
+        shutil.copyfile(SHIPPED_DYNSEC, self.dynsec_file)
+        write_clients(self.dynsec_file, users, collectors=collectors)
         conf_d = self.directory / "conf.d"
         conf_d.mkdir(exist_ok=True)
         (conf_d / "forecourt.conf").write_text(
@@ -122,6 +130,6 @@ def rogue_pki_fixture(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 @pytest.fixture(name="shipped")
 def shipped_fixture(tmp_path: Path, pki: Pki):
-    """A running Mosquitto with the shipped config, users collector/a/b (passwords in ``.users``)."""
+    """A running Mosquitto with the shipped config, users collector/observer/a/b (passwords in ``.users``)."""
     with ShippedBroker(tmp_path / "broker", pki=pki) as broker:
         yield broker

@@ -51,17 +51,28 @@ def connect(
 
 
 class Recorder:
-    """Subscribes and keeps every (topic, payload, retain) in arrival order."""
+    """Subscribes and keeps every (topic, payload, retain) in arrival order.
 
-    def __init__(self, broker: Mosquitto, topic: str = "forecourt/v1/#", username: str = "collector", qos: int = 1):
+    As "observer" by default, a collector-class user of its own: the broker uses the username as client
+    id, so a recorder as "collector" would take over (and lose to) the collector under test.
+    """
+
+    def __init__(
+        self, broker: Mosquitto, topic: str = "forecourt/v1/#", username: str = "observer", qos: int = 1,
+        client_id: str = "",
+    ):
         self.messages: list[tuple[str, bytes, bool]] = []
+        self.disconnects: list[str] = []  # reason of every connection the broker closed on us
         self._lock = threading.Lock()
-        self.client = connect(broker, username, on_message=self._keep)
+        self.client = connect(broker, username, client_id=client_id, on_message=self._keep)
+        self.client.on_disconnect = lambda _c, _u, _flags, reason, _p: self.disconnects.append(str(reason))
         subscribed = threading.Event()
-        self.client.on_subscribe = lambda *a: subscribed.set()
+        granted: list = []
+        self.client.on_subscribe = lambda _c, _u, _mid, reasons, _p: (granted.extend(reasons), subscribed.set())
         self.client.subscribe(topic, qos=qos)
         if not subscribed.wait(5):
             raise TimeoutError("no SUBACK")
+        self.granted = not granted[0].is_failure  # False: the broker refused the subscription
 
     def _keep(self, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
@@ -75,6 +86,7 @@ class Recorder:
             return list(self.messages)
 
     def close(self) -> None:
+        self.client.on_disconnect = None
         self.client.disconnect()
         self.client.loop_stop()
 
