@@ -13,7 +13,7 @@ from edge.config import load_station_config
 from edge.events import Draft
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
-from forecourt.broker import read_password_file, verify_password
+from forecourt.broker import read_clients, verify_password
 from forecourt.cli import main
 from forecourt.commands.provision import provision_collector, provision_station
 from forecourt.errors import ConfigError
@@ -34,35 +34,31 @@ def credentials(path: Path) -> tuple[str, str]:
     return user, password
 
 
-def reload_until_accepted(broker: ShippedBroker, user: str, password: str) -> None:
-    """`systemctl reload mosquitto` is a SIGHUP; Mosquitto rereads the password file without acknowledging it."""
-    broker.process.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            client = connect(broker, user, password)
-        except Refused:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-            continue
-        client.disconnect()
-        client.loop_stop()
-        return
+def restart_and_connect(broker: ShippedBroker, user: str, password: str) -> None:
+    """What docs/INSTALL.md has the operator do: `systemctl restart mosquitto` (2.0.11 reads the file only then)."""
+    broker.restart()
+    client = connect(broker, user, password)
+    client.disconnect()
+    client.loop_stop()
 
 
-def test_station_files_are_valid_private_and_match_the_password_file(tmp_path, capsys):
-    passwd = tmp_path / "mosquitto" / "forecourt.passwd"
-    passwd.parent.mkdir()
+def hashed(dynsec: Path, user: str) -> dict:
+    return dict(read_clients(dynsec)[user].hashed)
+
+
+@pytest.mark.parametrize("flag", ["--dynsec", "--passwd"])  # --passwd: the name older instructions use
+def test_station_files_are_valid_private_and_match_the_dynsec_file(tmp_path, capsys, flag):
+    dynsec = tmp_path / "mosquitto" / "forecourt-dynsec.json"
+    dynsec.parent.mkdir()
     code = main(["provision", "station", "oslo-1", "--region", "east/oslo/sentrum", "--name", 'Oslo "S"',
-                 "--timezone", "Europe/Oslo", "--out", str(tmp_path / "out"), "--passwd", str(passwd)])
+                 "--timezone", "Europe/Oslo", "--out", str(tmp_path / "out"), flag, str(dynsec)])
     assert code == 0
     out = tmp_path / "out"
     user, password = credentials(out / "credentials")
     assert user == "oslo-1" and len(password) >= 32
-    assert mode(out / "credentials") == 0o600 and mode(passwd) == 0o600
-    assert verify_password(password, read_password_file(passwd)["oslo-1"])
-    assert "sudo systemctl reload mosquitto" in capsys.readouterr().out
+    assert mode(out / "credentials") == 0o600 and mode(dynsec) == 0o600
+    assert verify_password(password, hashed(dynsec, "oslo-1")) and not read_clients(dynsec)["oslo-1"].collector
+    assert "sudo systemctl restart mosquitto" in capsys.readouterr().out
     assert main(["check-config", str(out / "station.toml")]) == 0
     config = load_station_config(out / "station.toml")
     assert (config.station.id, config.station.name, config.station.region, config.station.timezone) == (
@@ -74,17 +70,34 @@ def test_station_files_are_valid_private_and_match_the_password_file(tmp_path, c
 
 
 def test_collector_files_are_valid_and_other_users_are_kept(tmp_path):
-    passwd = tmp_path / "forecourt.passwd"
-    provision_station("a", region="north", out=tmp_path / "a", passwd=passwd, now=NOW)
-    before = read_password_file(passwd)["a"]
-    passwd.chmod(0o640)  # e.g. root:mosquitto 0640 on the broker host
-    done = provision_collector(out=tmp_path / "hq", passwd=passwd, now=NOW)
+    dynsec = tmp_path / "forecourt-dynsec.json"
+    provision_station("a", region="north", out=tmp_path / "a", dynsec=dynsec, now=NOW)
+    before = hashed(dynsec, "a")
+    dynsec.chmod(0o640)  # e.g. root:mosquitto 0640 on the broker host
+    done = provision_collector(out=tmp_path / "hq", dynsec=dynsec, now=NOW)
     assert main(["check-config", "--collector", str(done.config_file)]) == 0
     assert credentials(done.credentials_file) == ("collector", done.password)
-    entries = read_password_file(passwd)
-    assert list(entries) == ["a", "collector"] and entries["a"] == before
-    assert mode(passwd) == 0o640
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "forecourt.passwd", "hq"]  # no temp files left
+    entries = read_clients(dynsec)
+    assert sorted(entries) == ["a", "collector"] and dict(entries["a"].hashed) == before
+    assert entries["collector"].collector and not entries["a"].collector
+    assert mode(dynsec) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "forecourt-dynsec.json", "hq"]  # no temp files left
+
+
+def test_a_second_collector_gets_its_own_username_and_no_station_may_take_a_collectors(tmp_path, capsys):
+    dynsec = tmp_path / "forecourt-dynsec.json"
+    assert main(["provision", "collector", "--username", "collector-2", "--out", str(tmp_path / "c2"),
+                 "--dynsec", str(dynsec)]) == 0
+    assert credentials(tmp_path / "c2" / "collector.credentials")[0] == "collector-2"
+    assert 'username = "collector-2"' in (tmp_path / "c2" / "collector.toml").read_text()
+    assert read_clients(dynsec)["collector-2"].collector
+    with pytest.raises(ConfigError, match="'collector-2' is a collector"):
+        provision_station("collector-2", region="x", out=tmp_path / "s", dynsec=dynsec, force=True)
+    provision_station("a", region="x", out=tmp_path / "a", dynsec=dynsec)
+    with pytest.raises(ConfigError, match="'a' is already a station"):
+        provision_collector(username="a", out=tmp_path / "ca", dynsec=dynsec, force=True)
+    assert not (tmp_path / "s").exists() and not (tmp_path / "ca").exists()
+    assert sorted(read_clients(dynsec)) == ["a", "collector-2"]
 
 
 @pytest.mark.parametrize(
@@ -101,54 +114,58 @@ def test_collector_files_are_valid_and_other_users_are_kept(tmp_path):
 )
 def test_bad_ids_and_regions_are_refused_before_anything_is_written(tmp_path, station, region, message):
     with pytest.raises(ConfigError, match=message):
-        provision_station(station, region=region, out=tmp_path / "out", passwd=tmp_path / "passwd")
+        provision_station(station, region=region, out=tmp_path / "out", dynsec=tmp_path / "dynsec.json")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_reports_a_refused_id_and_exits_1(tmp_path, capsys):
-    assert main(["provision", "station", "collector", "--region", "x", "--out", str(tmp_path), "--passwd",
-                 str(tmp_path / "passwd")]) == 1
+    assert main(["provision", "station", "collector", "--region", "x", "--out", str(tmp_path), "--dynsec",
+                 str(tmp_path / "dynsec.json")]) == 1
     assert "ERROR forecourt: station id 'collector' is reserved for the collector" in capsys.readouterr().err
 
 
 def test_bad_broker_url_is_refused_with_the_config_key(tmp_path):
     with pytest.raises(ConfigError, match=r"mqtt\.url: 'broker\.example\.com' is not a broker URL"):
-        provision_station("a", region="x", broker_url="broker.example.com", out=tmp_path / "o", passwd=tmp_path / "passwd")
+        provision_station("a", region="x", broker_url="broker.example.com", out=tmp_path / "o", dynsec=tmp_path / "d.json")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_timezone_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="IANA time zone"):
-        provision_station("a", region="x", timezone="Oslo", out=tmp_path / "o", passwd=tmp_path / "passwd")
+        provision_station("a", region="x", timezone="Oslo", out=tmp_path / "o", dynsec=tmp_path / "d.json")
 
 
 def test_existing_station_is_kept_unless_forced(tmp_path):
-    passwd = tmp_path / "passwd"
-    first = provision_station("a", region="x", out=tmp_path / "one", passwd=passwd)
+    dynsec = tmp_path / "dynsec.json"
+    first = provision_station("a", region="x", out=tmp_path / "one", dynsec=dynsec)
     with pytest.raises(ConfigError, match="already exist"):
-        provision_station("a", region="x", out=tmp_path / "one", passwd=passwd)
+        provision_station("a", region="x", out=tmp_path / "one", dynsec=dynsec)
     with pytest.raises(ConfigError, match="already has a password for 'a'"):
-        provision_station("a", region="x", out=tmp_path / "two", passwd=passwd)
-    assert verify_password(first.password, read_password_file(passwd)["a"])
-    rotated = provision_station("a", region="x", out=tmp_path / "one", passwd=passwd, force=True)
+        provision_station("a", region="x", out=tmp_path / "two", dynsec=dynsec)
+    assert verify_password(first.password, hashed(dynsec, "a"))
+    rotated = provision_station("a", region="x", out=tmp_path / "one", dynsec=dynsec, force=True)
     assert rotated.password != first.password
-    assert verify_password(rotated.password, read_password_file(passwd)["a"])
+    assert verify_password(rotated.password, hashed(dynsec, "a"))
     assert credentials(tmp_path / "one" / "credentials") == ("a", rotated.password)
 
 
-def test_missing_password_file_directory_is_a_clear_error(tmp_path):
+def test_missing_dynsec_file_directory_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="is Mosquitto installed here"):
-        provision_station("a", region="x", out=tmp_path / "o", passwd=tmp_path / "no" / "passwd")
+        provision_station("a", region="x", out=tmp_path / "o", dynsec=tmp_path / "no" / "dynsec.json")
 
 
-def test_provisioned_station_connects_and_publishes_after_a_broker_reload(tmp_path, pki):
-    with ShippedBroker(tmp_path / "broker", pki=pki, users={"collector": "collector-secret"}) as broker:
-        collector = Recorder(broker)
-        done = provision_station("b", region="x", out=tmp_path / "b", passwd=broker.directory / "passwd")
-        with pytest.raises(Refused):  # not before the broker rereads its password file
-            connect(broker, "b", done.password)
+HQ = {"collector": "collector-secret", "observer": "observer-secret"}
+
+
+def test_provisioned_station_connects_and_publishes_after_a_broker_restart(tmp_path, pki):
+    with ShippedBroker(tmp_path / "broker", pki=pki, users=HQ) as broker:
+        done = provision_station("b", region="x", out=tmp_path / "b", dynsec=broker.dynsec_file)
+        broker.process.send_signal(signal.SIGHUP)  # `systemctl reload mosquitto` is not enough on 2.0.11
+        with pytest.raises(Refused):
+            connect(broker, "b", done.password, timeout=2)
         user, password = credentials(done.credentials_file)
-        reload_until_accepted(broker, user, password)
+        restart_and_connect(broker, user, password)
+        collector = Recorder(broker)
         station = connect(broker, user, password)
         try:
             publish(station, "forecourt/v1/b/status", b'{"state": "online"}', retain=True)
@@ -166,14 +183,14 @@ def install_station_files(pki: Pki, etc: Path, name: str) -> None:
 
 
 def test_provisioned_station_runs_the_edge_link_over_mutual_tls(tmp_path, pki):
-    with ShippedBroker(tmp_path / "broker", pki=pki, users={"collector": "collector-secret"}) as broker:
+    with ShippedBroker(tmp_path / "broker", pki=pki, users=HQ) as broker:
         etc = tmp_path / "etc-forecourt"
         done = provision_station(
-            "a", region="east/oslo", out=etc, etc=etc, passwd=broker.directory / "passwd",
+            "a", region="east/oslo", out=etc, etc=etc, dynsec=broker.dynsec_file,
             broker_url=f"mqtts://127.0.0.1:{broker.tls_port}",
         )
         install_station_files(pki, etc, "a")
-        reload_until_accepted(broker, "a", done.password)
+        restart_and_connect(broker, "a", done.password)
         collector = Recorder(broker)
         config = load_station_config(done.config_file)
         outbox = Outbox(tmp_path / "outbox.db", station="a")  # /var/lib/forecourt is not ours to write here

@@ -1,10 +1,13 @@
 """Create the credentials and a config skeleton for a station or for the collector.
 
-``forecourt provision station ID --region PATH`` picks a random password, adds it to the broker's
-password file (the ``mosquitto_passwd`` format, so Mosquitto reads it after ``systemctl reload
-mosquitto``), and writes ``station.toml`` (valid for ``forecourt check-config``) and ``credentials``
-(``username:password``, mode 0600) into ``--out``. Copy both to ``/etc/forecourt/`` on the station.
-``forecourt provision collector`` does the same for the collector's MQTT user.
+``forecourt provision station ID --region PATH`` picks a random password, adds the station to the broker's
+dynamic-security file (its password hash and a role that lets it publish and read only its own topics;
+see forecourt.broker), and writes ``station.toml`` (valid for ``forecourt check-config``) and
+``credentials`` (``username:password``, mode 0600) into ``--out``. Copy both to ``/etc/forecourt/`` on the
+station. ``forecourt provision collector [--username NAME]`` does the same for a collector's MQTT user.
+
+Mosquitto 2.0.11 reads that file only when it starts: ``systemctl restart mosquitto`` afterwards (once for
+a day's batch of stations). Every client reconnects; stations keep their events until HQ stored them.
 """
 
 import argparse
@@ -18,12 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from forecourt.broker import COLLECTOR_USER, read_password_file, write_password_file
+from forecourt.broker import COLLECTOR_USER, read_clients, write_clients
 from forecourt.errors import ConfigError, ProtocolError
 from forecourt.protocol import check_station_id
 from forecourt.settings import validate
 
-DEFAULT_PASSWD = Path("/etc/mosquitto/forecourt.passwd")
+DEFAULT_DYNSEC = Path("/etc/mosquitto/forecourt-dynsec.json")
 DEFAULT_ETC = Path("/etc/forecourt")
 STATION_BROKER = "mqtts://mqtt.example.com:8883"
 COLLECTOR_BROKER = "mqtt://127.0.0.1:1883"  # the loopback listener of systemd/mosquitto/forecourt.conf
@@ -39,7 +42,7 @@ class Provisioned:
     password: str
     config_file: Path
     credentials_file: Path
-    passwd_file: Path
+    dynsec_file: Path
 
 
 def toml_string(value: str) -> str:
@@ -61,15 +64,25 @@ def check_timezone(name: str) -> str:
     return name
 
 
-def station_user(station_id: str) -> str:
-    """The MQTT username of a station: its id, which must pass the protocol's check and not be the collector's."""
+def station_user(station_id: str, dynsec: Path | None = None) -> str:
+    """The MQTT username of a station: its id, which must pass the protocol's check and name no collector."""
     try:
         check_station_id(station_id)
     except ProtocolError as err:
         raise ConfigError(str(err)) from None
     if station_id == COLLECTOR_USER:
         raise ConfigError(f"station id {station_id!r} is reserved for the collector's MQTT user")
+    if dynsec is not None and getattr(read_clients(dynsec).get(station_id), "collector", False):
+        raise ConfigError(f"station id {station_id!r} is a collector's MQTT user in {dynsec}")
     return station_id
+
+
+def collector_user(username: str) -> str:
+    """A collector's MQTT username: the same alphabet as station ids (it is a client id too)."""
+    try:
+        return check_station_id(username)
+    except ProtocolError as err:
+        raise ConfigError(str(err).replace("station id", "collector username")) from None
 
 
 def _mqtt_lines(broker_url: str, credentials: Path, etc: Path, client_name: str) -> list[str]:
@@ -125,13 +138,13 @@ def station_config_text(
     return "\n".join(lines)
 
 
-def collector_config_text(*, broker_url: str, etc: Path, written: datetime) -> str:
+def collector_config_text(*, broker_url: str, etc: Path, written: datetime, username: str = COLLECTOR_USER) -> str:
     lines = [
         f"# Forecourt collector, written by `forecourt provision collector` on {written:%Y-%m-%d}.",
         f"# Check it with: forecourt check-config --collector {etc / 'collector.toml'}",
         "",
         *_mqtt_lines(broker_url, etc / "collector.credentials", etc, "collector"),
-        f"username = {toml_string(COLLECTOR_USER)}",
+        f"username = {toml_string(username)}   # also its client id: each collector needs its own",
         "",
         "[database]",
         'path = "/var/lib/forecourt/collector.db"   # the StateDirectory of forecourt-collector.service',
@@ -152,16 +165,21 @@ def _check_config(text: str, kind: str) -> None:
     validate(model, tomllib.loads(text), f"generated {kind} config")
 
 
-def _refuse_to_overwrite(paths: list[Path], username: str, passwd: Path, force: bool) -> None:
+def _refuse_to_overwrite(paths: list[Path], username: str, collector: bool, dynsec: Path, force: bool) -> None:
+    known = read_clients(dynsec).get(username)
+    if known is not None and known.collector != collector:
+        # Never, not even with --force: a station under a collector's name would read the whole fleet.
+        was = "a collector" if known.collector else "a station"
+        raise ConfigError(f"{dynsec}: {username!r} is already {was}; pick another name")
     if force:
         return
     existing = [str(p) for p in paths if p.exists()]
     if existing:
         raise ConfigError(f"{', '.join(existing)} already exist(s); --force overwrites (and changes the password)")
-    if username in read_password_file(passwd):
+    if known is not None:
         raise ConfigError(
-            f"{passwd} already has a password for {username!r}; --force replaces it "
-            "(the old credentials stop working after the broker reloads)"
+            f"{dynsec} already has a password for {username!r}; --force replaces it "
+            "(the old credentials stop working after the broker restarts)"
         )
 
 
@@ -176,18 +194,19 @@ def _write(path: Path, text: str, mode: int) -> None:
 
 
 def _provision(
-    username: str, config_text: str, kind: str, config_file: Path, credentials_file: Path, passwd: Path, force: bool
+    username: str, config_text: str, kind: str, config_file: Path, credentials_file: Path, dynsec: Path, force: bool
 ) -> Provisioned:
     _check_config(config_text, kind)
-    if not passwd.parent.is_dir():
-        raise ConfigError(f"--passwd {passwd}: directory {passwd.parent} does not exist (is Mosquitto installed here?)")
-    _refuse_to_overwrite([config_file, credentials_file], username, passwd, force)
+    if not dynsec.parent.is_dir():
+        raise ConfigError(f"--dynsec {dynsec}: directory {dynsec.parent} does not exist (is Mosquitto installed here?)")
+    collector = kind == "collector"
+    _refuse_to_overwrite([config_file, credentials_file], username, collector, dynsec, force)
     password = secrets.token_urlsafe(PASSWORD_BYTES)
     # The broker's file last: until it changes, nothing that worked before stops working.
     _write(credentials_file, f"{username}:{password}\n", 0o600)
     _write(config_file, config_text, 0o644)
-    write_password_file(passwd, {username: password})
-    return Provisioned(username, password, config_file, credentials_file, passwd)
+    write_clients(dynsec, {username: password}, collectors=[username] if collector else [])
+    return Provisioned(username, password, config_file, credentials_file, dynsec)
 
 
 def provision_station(
@@ -195,7 +214,7 @@ def provision_station(
     *,
     region: str,
     out: Path,
-    passwd: Path = DEFAULT_PASSWD,
+    dynsec: Path = DEFAULT_DYNSEC,
     broker_url: str = STATION_BROKER,
     name: str = "",
     timezone: str = "UTC",
@@ -203,8 +222,8 @@ def provision_station(
     force: bool = False,
     now: datetime | None = None,
 ) -> Provisioned:
-    """Write ``out/station.toml`` and ``out/credentials`` and add the station to ``passwd``."""
-    user = station_user(station_id)
+    """Write ``out/station.toml`` and ``out/credentials`` and add the station to ``dynsec``."""
+    user = station_user(station_id, dynsec)
     text = station_config_text(
         user,
         region=check_region(region),
@@ -214,22 +233,28 @@ def provision_station(
         etc=etc,
         written=now or datetime.now(UTC),
     )
-    return _provision(user, text, "station", out / "station.toml", out / "credentials", passwd, force)
+    return _provision(user, text, "station", out / "station.toml", out / "credentials", dynsec, force)
 
 
 def provision_collector(
     *,
     out: Path,
-    passwd: Path = DEFAULT_PASSWD,
+    dynsec: Path = DEFAULT_DYNSEC,
+    username: str = COLLECTOR_USER,
     broker_url: str = COLLECTOR_BROKER,
     etc: Path = DEFAULT_ETC,
     force: bool = False,
     now: datetime | None = None,
 ) -> Provisioned:
-    """Write ``out/collector.toml`` and ``out/collector.credentials`` and add the collector to ``passwd``."""
-    text = collector_config_text(broker_url=broker_url, etc=etc, written=now or datetime.now(UTC))
+    """Write ``out/collector.toml`` and ``out/collector.credentials`` and add the collector to ``dynsec``.
+
+    A second collector (sharing the fleet through the share group) needs a ``username`` of its own: the
+    broker uses it as the client id, and a second connection under one name pushes the first out.
+    """
+    user = collector_user(username)
+    text = collector_config_text(broker_url=broker_url, etc=etc, written=now or datetime.now(UTC), username=user)
     files = (out / "collector.toml", out / "collector.credentials")
-    return _provision(COLLECTOR_USER, text, "collector", *files, passwd, force)
+    return _provision(user, text, "collector", *files, dynsec, force)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -239,10 +264,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     station.add_argument("--region", required=True, help="region path, e.g. east/oslo/sentrum")
     station.add_argument("--name", default="", help="human name shown at HQ")
     station.add_argument("--timezone", default="UTC", help="IANA time zone of the station (default UTC)")
-    collector = which.add_parser("collector", help="the collector's MQTT user, credentials and config skeleton")
+    collector = which.add_parser("collector", help="a collector's MQTT user, credentials and config skeleton")
+    collector.add_argument(
+        "--username", default=COLLECTOR_USER, help=f"MQTT username, one per collector instance (default {COLLECTOR_USER})"
+    )
     for sub, default_broker in ((station, STATION_BROKER), (collector, COLLECTOR_BROKER)):
         sub.add_argument("--out", type=Path, help="where to write the files (default ./<id>)")
-        sub.add_argument("--passwd", type=Path, default=DEFAULT_PASSWD, help=f"broker password file (default {DEFAULT_PASSWD})")
+        sub.add_argument(
+            "--dynsec", "--passwd", dest="dynsec", type=Path, default=DEFAULT_DYNSEC,
+            help=f"the broker's dynamic-security file (default {DEFAULT_DYNSEC}); --passwd is the old name",
+        )
         sub.add_argument(
             "--broker", default=os.environ.get("FORECOURT_BROKER_URL", default_broker),
             help=f"broker URL written into the config (default $FORECOURT_BROKER_URL or {default_broker})",
@@ -255,17 +286,17 @@ def run(args: argparse.Namespace) -> int:
     if args.what == "station":
         done = provision_station(
             args.id, region=args.region, name=args.name, timezone=args.timezone, out=args.out or Path(args.id),
-            passwd=args.passwd, broker_url=args.broker, etc=args.etc, force=args.force,
+            dynsec=args.dynsec, broker_url=args.broker, etc=args.etc, force=args.force,
         )
         target = "the station"
     else:
         done = provision_collector(
-            out=args.out or Path(COLLECTOR_USER), passwd=args.passwd, broker_url=args.broker, etc=args.etc,
-            force=args.force,
+            out=args.out or Path(args.username), dynsec=args.dynsec, username=args.username, broker_url=args.broker,
+            etc=args.etc, force=args.force,
         )
         target = "the collector's host"
-    print(f"{done.username}: password added to {done.passwd_file}")
+    print(f"{done.username}: password and role added to {done.dynsec_file}")
     print(f"wrote {done.config_file} and {done.credentials_file} (mode 0600)")
-    print("next: sudo systemctl reload mosquitto   # the broker rereads its password file")
+    print("next: sudo systemctl restart mosquitto   # the broker reads its dynamic-security file when it starts")
     print(f"      copy both files to {args.etc}/ on {target}, owned by the forecourt user (docs/INSTALL.md)")
     return 0
