@@ -16,13 +16,13 @@ import json
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from forecourt.errors import ProtocolError
 from forecourt.protocol.codec import MAX_PAYLOAD_BYTES, _json_object, _validate
-from forecourt.protocol.messages import VERSION, Message, StationId, Timestamp, format_ts
+from forecourt.protocol.messages import VERSION, Message, StationId, Timestamp, Version, _require, format_ts
 from forecourt.protocol.topics import ack_topic, parse_topic
 
 SEQ_MAX = 2**63 - 1  # SQLite's INTEGER: a seq beyond it can never be stored, so it is never acknowledged as such
@@ -38,7 +38,8 @@ class Rejected(Message):
 
 
 class StorageAck(Message):
-    v: Literal[1] = Field(VERSION, description="Schema major version")
+    model_config = ConfigDict(json_schema_extra=_require("v"))
+    v: Version = Field(VERSION, description="Schema major version")
     station: StationId
     ts: Timestamp = Field(description="When the collector committed what this acknowledges")
     stored: list[SeqRange] = Field(default_factory=list, description="Event seqs HQ holds, as inclusive ranges")
