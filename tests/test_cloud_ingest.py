@@ -63,6 +63,8 @@ def _malformed(now: datetime) -> list[tuple[str, str, bytes, str]]:
         body = {**good, **changes}
         return json.dumps({k: v for k, v in body.items() if v != "<drop>"}).encode()
 
+    # Not here because the broker refuses them before the collector sees them (tests/test_broker_acl.py):
+    # payloads above MAX_PAYLOAD_BYTES, and event kinds the station's role does not name.
     return [
         ("truncated", topic, b'{"v":1,"id":', "not JSON"),
         ("not utf-8", topic, b'{"v":1,"x":"\xff\xfe"}', "not UTF-8"),
@@ -74,11 +76,10 @@ def _malformed(now: datetime) -> list[tuple[str, str, bytes, str]]:
         ("score above scale", topic, variant(score=5, scale=3), "above the scale"),
         ("other station", topic, variant(station="b"), "does not match the topic's station"),
         ("kind mismatch", "forecourt/v1/a/event/cleaning", variant(), "does not match the topic's kind"),
-        ("unknown kind", "forecourt/v1/a/event/teleport", variant(kind="teleport"), "unknown event kind"),
         ("bad ts", topic, variant(ts="yesterday"), "field 'ts'"),
         ("future ts", topic, variant(ts=(now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")), "in the future"),
         ("v2", topic, variant(v=2), "unknown major version 2"),
-        ("huge", topic, variant(kiosk="k" * 20_000), "the limit is 16384"),
+        ("long field", topic, variant(kiosk="k" * 10_000), "at most 64 characters"),  # > dead_letter_bytes
         ("bad status", "forecourt/v1/a/status", b'{"state":"sleepy"}', "state"),
         ("bad health", "forecourt/v1/a/health", b'{"v":1,"station":"a"}', "missing field"),
     ]
@@ -156,7 +157,7 @@ def test_1000_malformed_payloads_become_dead_letters_and_valid_traffic_survives(
         assert got == sent_bad
         assert [r[0] for r in db.execute("SELECT id FROM events ORDER BY seq")] == sent_valid
         assert count(db_path, "SELECT count(*) FROM seq_gaps") == 0
-        assert count(db_path, "SELECT max(size) FROM dead_letters") > 16384  # the size kept, the bytes capped
+        assert count(db_path, "SELECT max(size) FROM dead_letters") > 10_000  # the size kept, the bytes capped
         assert count(db_path, "SELECT max(length(payload)) FROM dead_letters") == 2048
         # Still running: one more valid event is stored.
         late = rating("a", seq + 1, NOW, score=5)
