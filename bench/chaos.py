@@ -5,10 +5,11 @@
 Each run starts a private Mosquitto (persistence as generated), N station processes and ``forecourt
 collector`` (tests/chaos_kit.py) and plays issue 14's full schedule by progress: 6 broker kills (two only
 after the broker has lived past its autosave_interval, three sooner, one while the collector is down),
-3 station kills mid-burst and 1 collector kill. Runs cover both subscription modes (shared group, plain)
-for each ``--keep-until``: ``stored`` (the station keeps an event until the collector acknowledges storing
-it) is the subject, ``puback`` (delete on the broker's PUBACK) the baseline, on the same schedule and seed.
-Both resend after ``--resend-after`` s what the broker answered "no matching subscribers" (reason 16);
+3 station kills mid-burst and 1 collector kill. A broker whose autosave_interval is beyond a run (the
+shipped one saves every 1,800 s) gets every kill before any autosave instead. Runs cover both subscription
+modes (shared group, plain) for each ``--keep-until``: ``stored`` (the station keeps an event until the
+collector acknowledges storing it) is the subject, ``puback`` (delete on the broker's PUBACK) the
+baseline, on the same schedule and seed. Both resend after ``--resend-after`` s what the broker answered "no matching subscribers" (reason 16);
 ``legacy`` drives a checkout from before storage acknowledgements (no such keys; reason 16 counted as sent).
 
 Figures: events stored of those committed, lost, duplicates (a seq stored twice), redeliveries the
@@ -51,11 +52,16 @@ def main() -> None:
         for keep in args.keep_until:
             for mode, group in MODES.items():
                 stations = args.stations
-                schedule = full_schedule(stations, seed) if args.schedule == "full" else compressed_schedule(stations, seed)
                 with tempfile.TemporaryDirectory(prefix="forecourt-chaos-") as tmp:
                     chaos = Chaos(Path(tmp), stations=stations, events=args.events, rate=rate, share_group=group,
                                   keep_until=None if keep == "legacy" else keep,
                                   resend_after_s=None if keep == "legacy" else args.resend_after)
+                    autosave = chaos.autosave_s()
+                    schedule = (full_schedule(stations, seed, autosave_s=autosave) if args.schedule == "full"
+                                else compressed_schedule(stations, seed))
+                    if not rows and args.schedule == "full" and not any(s.min_uptime_s for s in schedule.steps()):
+                        print(f"autosave_interval {autosave} s is beyond a bench run: every broker kill comes before "
+                              "any autosave", file=sys.stderr, flush=True)
                     run = f"{keep}, {mode}, seed {seed}"
                     try:
                         outcome = chaos.run(schedule)
