@@ -64,17 +64,19 @@ def store_at(ingestor: Ingestor, now: datetime, *messages, station: str | None =
     ingestor.store([incoming(m, station) for m in messages], now=now)
 
 
-def collector_settings(broker: Mosquitto, client_id: str, **extra) -> CollectorMqtt:
-    return CollectorMqtt(url=broker.url, username="collector", password=broker.users["collector"],
+def collector_settings(broker: Mosquitto, client_id: str, *, username: str = "collector", **extra) -> CollectorMqtt:
+    """The broker replaces ``client_id`` with ``username``: a second collector at once needs another collector user."""
+    return CollectorMqtt(url=broker.url, username=username, password=broker.users[username],
                          client_id=client_id, **extra)
 
 
 def start_collector(
-    broker: Mosquitto, db_path: Path, client_id: str = "collector-test", share_group: str = "forecourt"
+    broker: Mosquitto, db_path: Path, client_id: str = "collector-test", share_group: str = "forecourt",
+    username: str = "collector",
 ) -> Subscriber:
     open_db(db_path).conn.close()  # migrate before threads race to (the service does the same)
     subscriber = Subscriber(
-        collector_settings(broker, client_id, share_group=share_group), IngestSettings(batch_wait_ms=5),
+        collector_settings(broker, client_id, share_group=share_group, username=username), IngestSettings(batch_wait_ms=5),
         lambda: Ingestor(open_db(db_path)),
     )
     return subscriber.start()

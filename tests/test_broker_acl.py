@@ -10,6 +10,7 @@ from forecourt.broker import COLLECTOR_ROLE, Mosquitto, read_clients, verify_pas
 from forecourt.protocol import EVENT_KINDS, MAX_PAYLOAD_BYTES, event_topic
 from tests.conftest import COLLECTORS, STATION_USERS
 from tests.mqtt import Recorder, Refused, connect, publish
+from tests.waiting import wait_until
 
 V5, V311 = mqtt.MQTTProtocolVersion.MQTTv5, mqtt.MQTTProtocolVersion.MQTTv311
 
@@ -292,3 +293,30 @@ def test_kill_is_a_crash_and_the_broker_starts_again(broker):
     broker.start()
     assert broker.pid not in (None, pid)
     connect(broker, "a").loop_stop()
+
+
+def test_two_collectors_under_their_own_usernames_split_the_fleet_and_lose_nothing(broker):
+    first = Recorder(broker, "$share/forecourt/forecourt/v1/#", username="collector")
+    second = Recorder(broker, "$share/forecourt/forecourt/v1/#", username="observer")
+    b = connect(broker, "b")
+    try:
+        sent = send_events(b, "b", 20, "b")
+        assert wait_until(lambda: len(first.messages) + len(second.messages) >= 20)
+        assert sorted(payloads(first) + payloads(second)) == sorted(sent)
+        assert first.messages and second.messages and first.disconnects == second.disconnects == []
+    finally:
+        b.loop_stop()
+        first.close()
+        second.close()
+
+
+def test_a_second_connection_under_one_username_pushes_the_first_out(broker):
+    first = Recorder(broker, username="collector", client_id="one")
+    second = Recorder(broker, username="collector", client_id="two")
+    try:
+        assert wait_until(lambda: len(first.disconnects) >= 1)
+        first.client.loop_stop()  # else paho reconnects it, pushing the second out in turn
+        assert "Client collector already connected, closing old connection." in broker.log
+    finally:
+        first.client.loop_stop()
+        second.close()
