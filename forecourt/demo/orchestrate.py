@@ -102,7 +102,7 @@ class Demo:
         database = self.dir / "collector.db"
         (self.dir / "stations.csv").write_text(registry_csv(profiles))
         self._cli("stations", "import", str(self.dir / "stations.csv"), "--database", str(database))
-        self.urls.token = self._cli("users", "add", DEMO_USER, "--role", "hq", "--database", str(database)).strip()
+        self.urls.token = self._cli("users", "add", DEMO_USER, "--role", "hq", "--force", "--database", str(database)).strip()
         start = time.time() - self.options.days * 86400
         port = free_port(self.options.host)
         self.urls.dashboard = f"http://{self.options.host}:{port}/"
