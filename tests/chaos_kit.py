@@ -28,6 +28,7 @@ from pathlib import Path
 
 from forecourt import children
 from forecourt.broker import Mosquitto, free_port, wait_for_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -379,12 +380,7 @@ class Chaos:
         return -1
 
     def _wait(self, predicate, timeout: float, poll: float = 0.05) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(poll)
-        return bool(predicate())
+        return wait_until(predicate, timeout, poll)
 
     # -- the run -------------------------------------------------------------------------------------------
 
