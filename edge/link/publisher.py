@@ -367,9 +367,11 @@ class Publisher:
         if row is not None:
             self.published += 1
             self._session_ok = True
-            if not self._until_stored:
+            if not self._until_stored:  # the PUBACK is this mode's answer: a delivery resets the resend delay
                 self._acked.append(row)
                 self._sent.pop(row, None)
+                self._heard_from_hq = True
+                self._resend_delay = self.resend_after_s
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
         try:
