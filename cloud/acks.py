@@ -8,14 +8,12 @@ never produces one (it validates every event before storing it). Pure: no I/O.
 """
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from forecourt.protocol import MAX_PAYLOAD_BYTES, StorageAck, build_acks
+from forecourt.errors import ProtocolError
+from forecourt.protocol import MAX_PAYLOAD_BYTES, StorageAck, build_acks, parse_topic
 from forecourt.protocol.acks import SEQ_MAX
-
-_SENDER = re.compile(r"forecourt/v1/([a-z0-9][a-z0-9-]{0,63})/(event/[^/]+|health)$")
 
 
 @dataclass
@@ -49,17 +47,20 @@ class AckBook:
 
     def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         """Answer a refused message by what it claims to be, if it names that clearly enough."""
-        sender = _SENDER.match(topic or "")
-        if sender is None:
+        try:
+            sender = parse_topic(topic)
+        except (ProtocolError, TypeError):
+            return
+        if sender.channel not in ("event", "health"):
             return
         claimed = _claimed(payload)
-        if sender.group(2) == "health":
+        if sender.channel == "health":
             if isinstance(claimed.get("id"), str) and 8 <= len(claimed["id"]) <= 64:
-                self.health(sender.group(1), claimed["id"])
+                self.health(sender.station, claimed["id"])
             return
         seq = claimed.get("seq")
         if type(seq) is int and 1 <= seq <= SEQ_MAX:
-            self._of(sender.group(1)).rejected[seq] = reason
+            self._of(sender.station).rejected[seq] = reason
 
     def merge(self, other: "AckBook") -> None:
         for station, acks in other.stations.items():
