@@ -25,11 +25,9 @@ a successful CONNACK and, when keeping rows until HQ stores them, a granted ack 
 
 import logging
 import random
-import select
 import ssl
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -39,8 +37,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import MqttSettings
+from edge.link.netloop import network_round
 from edge.link.outbox import Outbox
 from edge.link.pacing import Backoff, TokenBucket
+from edge.link.unacked import Unacked
 from forecourt.errors import ProtocolError
 from forecourt.protocol import Status, ack_topic, decode_ack, encode
 
@@ -50,7 +50,6 @@ IDLE_WAIT_S = 0.05  # longest a new event waits before the publisher looks at th
 ACK_FLUSH_S = 0.05  # PUBACKed rows are deleted in batches at least this often (keep_until = "puback")
 ACK_FLUSH_ROWS = 256
 STOP_GRACE_S = 2.0  # on stop: wait this long for outstanding PUBACKs and the offline status's PUBACK
-RESEND_BACKOFF_MAX = 10  # while HQ stays silent the resend delay doubles up to this multiple
 NO_MATCHING_SUBSCRIBERS = 16
 
 
@@ -114,10 +113,8 @@ class Publisher:
         self._connack: ReasonCode | None = None
         self._suback: list[ReasonCode] | None = None
         self._inflight: dict[int, int] = {}  # MQTT message id -> outbox row awaiting PUBACK
-        self._sent: OrderedDict[int, float] = OrderedDict()  # outbox row -> when last sent, oldest first
+        self._unacked = Unacked(resend_after_s=resend_after_s, limit=unacked_limit)
         self._acked: list[int] = []
-        self._resend_delay = resend_after_s
-        self._heard_from_hq = False
         self._session_ok = False
         self._broken = False
         outbox.on_new(self._wake)
@@ -146,7 +143,7 @@ class Publisher:
     def stats(self) -> LinkStats:
         return LinkStats(
             self.connected, self.published, self.reconnects, self.refused, self.rejected, self.last_error,
-            confirmed=self.confirmed, awaiting_ack=len(self._sent), resent=self.resent, no_subscribers=self.no_subscribers,
+            confirmed=self.confirmed, awaiting_ack=len(self._unacked), resent=self.resent, no_subscribers=self.no_subscribers,
         )
 
     def _wake(self) -> None:
@@ -198,10 +195,9 @@ class Publisher:
         self._connack = None
         self._suback = None
         self._inflight = {}
-        self._sent = OrderedDict()  # a new connection replays every row HQ has not confirmed
+        # A new connection replays every row HQ has not confirmed.
+        self._unacked = Unacked(resend_after_s=self.resend_after_s, limit=self.unacked_limit)
         self._acked = []
-        self._resend_delay = self.resend_after_s
-        self._heard_from_hq = False
         self._session_ok = False
         self._broken = False
         return client
@@ -253,7 +249,7 @@ class Publisher:
     def _await(self, client: mqtt.Client, done: Callable[[], bool]) -> bool:
         deadline = self.monotonic() + self.settings.connect_timeout_s
         while not done() and self.monotonic() < deadline and not self._stopping.is_set():
-            if not _network(client, 0.1):
+            if not network_round(client, 0.1):
                 break  # a refusal closes the connection right after its CONNACK
         return done()
 
@@ -269,7 +265,7 @@ class Publisher:
             allowed = min(self.window - len(self._inflight), self.bucket.available(now))
             if allowed > 0:
                 allowed -= self._resend_due(client, now, allowed)
-            room = min(allowed, self.unacked_limit - len(self._sent))
+            room = min(allowed, self._unacked.room())
             if room > 0 and (more or self._new_rows):
                 self._new_rows = False
                 rows = self.outbox.pending(after=cursor, limit=room)
@@ -284,7 +280,7 @@ class Publisher:
             if len(self._acked) >= ACK_FLUSH_ROWS or (self._acked and now - last_flush >= ACK_FLUSH_S):
                 self._flush_acks()
                 last_flush = now
-            if not _network(client, wait):
+            if not network_round(client, wait):
                 self._broken = True
         if self._broken:
             self._error("lost the connection to the broker; will replay what HQ has not acknowledged", logging.WARNING)
@@ -296,47 +292,40 @@ class Publisher:
         if not self._check(info):
             return False
         self._inflight[info.mid] = n
-        self._sent[n] = now
-        self._sent.move_to_end(n)
+        self._unacked.sent(n, now)
         self.bucket.spend(1)
         return True
 
     def _resend_due(self, client: mqtt.Client, now: float, allowed: int) -> int:
         """Send again (up to ``allowed``) the rows HQ has not acknowledged in time; returns how many went."""
-        if not self._sent or next(iter(self._sent.values())) > now - self._resend_delay:
+        due = self._unacked.due(now, allowed)
+        if not due:
             return 0
-        due = []
-        for n, sent_at in self._sent.items():
-            if sent_at > now - self._resend_delay or len(due) >= allowed:
-                break
-            due.append(n)
         rows = {row.n: row for row in self.outbox.rows(due)}
         sent = 0
         for n in due:
             row = rows.get(n)
             if row is None:  # acknowledged meanwhile (its ack came after its PUBACK was lost, say)
-                self._sent.pop(n, None)
+                self._unacked.forget([n])
                 continue
             if not self._send(client, n, row.topic, row.payload, now):
                 break
             sent += 1
         self.resent += sent
         if sent:
-            log.info("sent %d events again: HQ had not acknowledged them within %.0f s", sent, self._resend_delay)
-            if not self._heard_from_hq:  # HQ is silent: resend less often until it answers
-                self._resend_delay = min(self._resend_delay * 2, self.resend_after_s * RESEND_BACKOFF_MAX)
-            self._heard_from_hq = False
+            log.info("sent %d events again: HQ had not acknowledged them within %.0f s", sent, self._unacked.delay)
+            self._unacked.resent(now)
         return sent
 
     def _goodbye(self, client: mqtt.Client) -> None:
         """A clean stop: let in-flight PUBACKs land, then say offline (a clean DISCONNECT suppresses the will)."""
         deadline = self.monotonic() + STOP_GRACE_S
         while self._inflight and self.monotonic() < deadline and not self._broken:
-            if not _network(client, 0.05):
+            if not network_round(client, 0.05):
                 return
         info = client.publish(self.status_topic, self.offline_payload, qos=1, retain=True)
         while self._check(info) and not info.is_published() and self.monotonic() < deadline:
-            if not _network(client, 0.05):
+            if not network_round(client, 0.05):
                 return
 
     # -- paho callbacks (publisher thread) -------------------------------------------------------------
@@ -369,9 +358,7 @@ class Publisher:
             self._session_ok = True
             if not self._until_stored:  # the PUBACK is this mode's answer: a delivery resets the resend delay
                 self._acked.append(row)
-                self._sent.pop(row, None)
-                self._heard_from_hq = True
-                self._resend_delay = self.resend_after_s
+                self._unacked.answered([row])
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
         try:
@@ -380,11 +367,8 @@ class Publisher:
             log.error("ignored a malformed storage acknowledgement on %s: %s", self.ack_topic, err)
             return
         done = self.outbox.acknowledge(ack)
-        for n in done.rows:
-            self._sent.pop(n, None)
+        self._unacked.answered(done.rows)
         self.confirmed += len(done.rows)
-        self._heard_from_hq = True
-        self._resend_delay = self.resend_after_s
         self._new_rows = True  # room under unacked_limit again
         for refusal in done.rejected:
             log.error("HQ refused event seq %d for good and will never store it: %s", refusal.seq, refusal.reason)
@@ -408,26 +392,3 @@ class Publisher:
         repeated = message == self.last_error and level < logging.ERROR
         self.last_error = message
         log.log(logging.DEBUG if repeated else level, "%s", message)
-
-
-def _network(client: mqtt.Client, wait: float) -> bool:
-    """One round of network I/O: read what arrived (up to ``wait`` s), write what is queued, keep alive.
-
-    Returns False once the connection is gone. TLS may hold decrypted bytes that ``select`` cannot see,
-    so pending ones are read without waiting (as paho's own loop does).
-    """
-    sock = client.socket()
-    if sock is None:
-        return False
-    pending = getattr(sock, "pending", None)
-    buffered = bool(pending and pending())
-    try:
-        readable, writable, _ = select.select([sock], [sock] if client.want_write() else [], [], 0.0 if buffered else wait)
-    except (OSError, ValueError, TypeError):  # closed under us
-        return False
-    ok = MQTTErrorCode.MQTT_ERR_SUCCESS
-    if (readable or buffered) and client.loop_read() != ok:
-        return False
-    if writable and client.socket() is not None and client.loop_write() != ok:
-        return False
-    return client.loop_misc() == ok
