@@ -66,8 +66,9 @@ def test_a_kiosk_press_reaches_hq_as_one_rating_and_filtered_presses_reach_healt
     finally:
         service.stop()
         service.stop()  # twice is harmless (signal handler and finally both call it)
+        stopped = collector.wait_for(lambda c: c.statuses and c.statuses[-1][0] == {"state": "offline"})
         collector.close()
-    assert collector.statuses[-1][0] == {"state": "offline"}
+    assert stopped, collector.statuses[-1:]
 
 
 def test_a_restart_keeps_the_restrooms_clock_so_a_power_cut_does_not_postpone_overdue(tmp_path, mock_factory):

@@ -324,6 +324,7 @@ class Publisher:
             if not network_round(client, 0.05):
                 return
         info = client.publish(self.status_topic, self.offline_payload, qos=1, retain=True)
+        deadline = self.monotonic() + STOP_GRACE_S  # its own grace: slow PUBACKs before it must not cost HQ the offline status
         while self._check(info) and not info.is_published() and self.monotonic() < deadline:
             if not network_round(client, 0.05):
                 return
