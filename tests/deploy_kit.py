@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from forecourt.broker import Mosquitto, dynsec_plugin, free_port, write_clients
+from forecourt.broker import Mosquitto, dynsec_plugin, free_port
+from forecourt.dynsec import write_clients
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CONF = REPO / "systemd" / "mosquitto" / "forecourt.conf"

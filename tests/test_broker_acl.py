@@ -6,7 +6,8 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-from forecourt.broker import COLLECTOR_ROLE, Mosquitto, read_clients, verify_password
+from forecourt.broker import Mosquitto
+from forecourt.dynsec import COLLECTOR_ROLE, read_clients, verify_password
 from forecourt.protocol import EVENT_KINDS, MAX_PAYLOAD_BYTES, event_topic
 from tests.conftest import COLLECTORS, STATION_USERS
 from tests.mqtt import Recorder, Refused, connect, publish

@@ -11,7 +11,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.config import StationConfig
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
-from forecourt.broker import TUNING, dynsec_text
+from forecourt.broker import TUNING
+from forecourt.dynsec import dynsec_text
 from forecourt.protocol import Status, format_epoch
 from forecourt.tls import client_context
 from tests.deploy_kit import SHIPPED_CONF, SHIPPED_DROP_IN, SHIPPED_DYNSEC, pki_fixture, shipped_fixture  # noqa: F401

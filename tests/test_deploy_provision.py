@@ -13,9 +13,9 @@ from edge.config import load_station_config
 from edge.events import Draft
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
-from forecourt.broker import read_clients, verify_password
 from forecourt.cli import main
 from forecourt.commands.provision import provision_collector, provision_station
+from forecourt.dynsec import read_clients, verify_password
 from forecourt.errors import ConfigError
 from forecourt.protocol import Status, format_epoch
 from tests.deploy_kit import Pki, ShippedBroker, pki_fixture  # noqa: F401

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from forecourt.broker import COLLECTOR_USER, read_clients, write_clients
+from forecourt.dynsec import COLLECTOR_USER, read_clients, write_clients
 from forecourt.errors import ConfigError, ProtocolError
 from forecourt.protocol import check_station_id
 from forecourt.settings import validate
