@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.chaos_kit import Chaos, compressed_schedule, full_schedule  # noqa: E402
+from tests.chaos_kit import Chaos  # noqa: E402
+from tests.chaos_schedule import compressed_schedule, full_schedule  # noqa: E402
 
 MODES = {"shared-group": "forecourt", "plain": ""}
 

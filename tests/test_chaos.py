@@ -7,7 +7,8 @@ The stations keep each event until the collector acknowledges storing it and res
 
 import pytest
 
-from tests.chaos_kit import Chaos, compressed_schedule
+from tests.chaos_kit import Chaos
+from tests.chaos_schedule import compressed_schedule
 
 STATIONS = 10
 EVENTS = 1000
