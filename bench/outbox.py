@@ -14,6 +14,7 @@ figures are medians. Goal (issue 14): stored / raw >= 80 %.
 """
 
 import argparse
+import json
 import multiprocessing
 import shutil
 import statistics
@@ -72,7 +73,7 @@ def stand_in_hq(host: str, port: int, password: str, ready, stop) -> None:
     lock = threading.Lock()
 
     def on_message(_c, _u, message) -> None:
-        station, seq = message.topic.split("/")[2], int(message.payload.split(b'"seq":', 1)[1].split(b",", 1)[0])
+        station, seq = message.topic.split("/")[2], json.loads(message.payload)["seq"]
         with lock:
             pending.setdefault(station, []).append(seq)
 
