@@ -1,5 +1,6 @@
 """Camera sources on the real clip (and a short clip cut from it), with an injected clock: no real waiting."""
 
+import time
 from pathlib import Path
 
 import cv2
@@ -109,25 +110,76 @@ def test_dead_camera_is_retried_with_backoff_and_never_raises(source):
     assert stats["camera_ok"] is False and stats["frames"] == 0 and "cannot open" in stats["last_error"]
 
 
-def test_live_camera_recovers_and_counts_the_reconnect(short_clip):
-    """A 'live' URL whose first two opens fail, then a stream (the short clip) that dies after 12 frames."""
+class GatedStream:
+    """A live stream of ``images`` that produces its next frame only once the camera asks for one.
+
+    A real stream delivers frames at its own rate and the camera's grabber keeps only the newest; with a
+    file behind it the grabber runs as fast as the machine lets it, so how many frames the reader saw
+    before the stream died depended on how busy the machine was. Here the stream waits for the reader's
+    request (the grabber's ``want``), so every frame is seen, however slow or fast the threads run.
+    """
+
+    def __init__(self, images: list[np.ndarray], wanted) -> None:
+        self.images, self.wanted = images, wanted
+        self.delivered = 0
+        self.released = False
+
+    def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's name
+        return True
+
+    def grab(self) -> bool:
+        deadline = time.monotonic() + 10  # a reader that never asks again (the camera was closed)
+        while not self.wanted():
+            if self.released or time.monotonic() > deadline:
+                return False
+            time.sleep(0.0005)
+        if self.delivered == len(self.images):
+            return False  # the stream dies
+        self.delivered += 1
+        return True
+
+    def retrieve(self) -> tuple[bool, np.ndarray]:
+        return True, self.images[self.delivered - 1].copy()
+
+    def get(self, _prop: int) -> float:
+        return 0.0
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_live_camera_recovers_and_counts_the_reconnect():
+    """A 'live' URL whose first two opens fail, then a stream of 12 real frames that dies, then a new stream."""
     clock = FakeClock()
-    opens = []
+    images = [image for _, image in read_frames(FOOTAGE, range(12))]
+    opens, streams = [], []
+    cam = None
+
+    def wanted() -> bool:
+        grabber = cam._grabber
+        return grabber is not None and grabber._want.is_set()
 
     def opener(source):
         opens.append(source)
-        return cv2.VideoCapture() if len(opens) <= 2 else cv2.VideoCapture(str(short_clip))
+        if len(opens) <= 2:
+            return cv2.VideoCapture()
+        streams.append(GatedStream(images, wanted))
+        return streams[-1]
 
     cam = camera("rtsp://cam.local/stream", clock, fps=5.0, opener=opener, backoff=Backoff(0.2, 1.0))
-    frames = []
+    before, after = [], []  # frames from the first stream; from the stream the reconnect opened
     for _ in range(40):
         frame = cam.read()
         if frame is not None:
-            frames.append(frame)
-        if cam.reconnects:
+            (after if cam.reconnects else before).append(frame)
+        if after:
             break
     cam.close()
-    assert opens[0] == "rtsp://cam.local/stream" and len(opens) >= 4
-    assert 1 <= len(frames) <= 12 and cam.reconnects == 1
-    assert all(f.image.shape == (576, 768, 3) for f in frames)
-    assert all(f.ts >= EPOCH for f in frames)
+    for stream in streams:
+        stream.release()
+    assert opens == ["rtsp://cam.local/stream"] * 4, "two failed opens, the first stream, the reconnect"
+    assert len(before) == 12 and len(after) == 1 and cam.reconnects == 1
+    assert [f.index for f in before + after] == list(range(13))
+    assert all(np.array_equal(f.image, image) for f, image in zip(before, images, strict=True))
+    assert all(f.image.shape == (576, 768, 3) for f in before + after)
+    assert all(f.ts >= EPOCH for f in before + after)
