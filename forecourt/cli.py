@@ -4,6 +4,7 @@ with ``register(parser)`` and ``run(args) -> int``, imported only when chosen so
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -47,7 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"forecourt: {err}", file=sys.stderr)
         return 2
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, not at exit: a reader that went away is then caught below
+        return code
+    except BrokenPipeError:
+        # `forecourt schema | head`: the reader has what it wanted; stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except ForecourtError as err:
         logging.getLogger("forecourt").error("%s", err)
         return 1

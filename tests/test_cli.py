@@ -57,3 +57,15 @@ def test_published_schemas_match_the_code():
     folder = ROOT / "docs" / "schemas"
     on_disk = {p.name.removesuffix(".schema.json"): json.loads(p.read_text()) for p in folder.glob("*.schema.json")}
     assert on_disk == schemas(), "run: forecourt schema --out docs/schemas"
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly():
+    """`forecourt schema | head`: the pipe's reader is gone before the schema is written; no traceback."""
+    import os
+
+    read, write = os.pipe()
+    child = subprocess.Popen([sys.executable, "-m", "forecourt", "schema"], stdout=write, stderr=subprocess.PIPE, text=True)
+    os.close(write)
+    os.close(read)  # long before the child has imported enough to print
+    _, stderr = child.communicate(timeout=60)
+    assert stderr == "" and child.returncode == 1
