@@ -1,4 +1,6 @@
-"""The station registry: names and a region hierarchy (``province/city/district``), imported from CSV.
+"""The station registry: names, a region hierarchy (``province/city/district``) and, optionally, each
+station's IANA time zone, imported from CSV. A station without a time zone (NULL) counts its working
+days in the collector's ``followups.timezone``.
 
 Stations that publish before anyone registered them are added automatically with
 ``auto_registered = 1`` and an empty region, so HQ can see and place them.
@@ -10,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlite_utils import Database
 
@@ -29,6 +32,7 @@ class StationEntry:
     id: str
     name: str
     region: str
+    timezone: str | None = None  # None: keep what the registry holds (the collector's default if nothing)
 
 
 def normalise_region(path: str) -> str:
@@ -37,6 +41,14 @@ def normalise_region(path: str) -> str:
     if any(not _SEGMENT.fullmatch(part) for part in parts):
         raise ValueError(f"region {path!r} has an empty segment (expected e.g. 'province/city/district')")
     return "/".join(parts)
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; ValueError naming it when there is no such zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone such as 'Europe/Oslo' or 'UTC'") from None
 
 
 def in_region(region: str, path: str) -> bool:
@@ -59,7 +71,8 @@ def ancestors(region: str) -> list[str]:
 
 
 def parse_csv(text: str) -> list[StationEntry]:
-    """Rows of ``id,name,region`` with a header line; every problem is reported with its line."""
+    """Rows of ``id,name,region[,timezone]`` with a header line; every problem is reported with its line.
+    An empty or absent timezone leaves the station's stored one as it is."""
     reader = csv.DictReader(io.StringIO(text))
     missing = {"id", "name", "region"} - set(reader.fieldnames or ())
     if missing:
@@ -70,6 +83,9 @@ def parse_csv(text: str) -> list[StationEntry]:
         try:
             station = check_station_id((row["id"] or "").strip())
             region = normalise_region(row["region"] or "")
+            timezone = (row.get("timezone") or "").strip() or None
+            if timezone is not None:
+                zone(timezone)
         except ValueError as err:
             problems.append(f"line {line}: {err}")
             continue
@@ -77,19 +93,20 @@ def parse_csv(text: str) -> list[StationEntry]:
             problems.append(f"line {line}: station {station!r} appears twice")
             continue
         seen.add(station)
-        entries.append(StationEntry(station, (row["name"] or "").strip(), region))
+        entries.append(StationEntry(station, (row["name"] or "").strip(), region, timezone))
     if problems:
         raise RegistryError("\n".join(problems))
     return entries
 
 
 def import_stations(db: Database, entries: Iterable[StationEntry], *, now: datetime) -> int:
-    """Create or update stations (names and regions); live status and counters are kept."""
-    rows = [(e.id, e.name, e.region, format_ts(now)) for e in entries]
+    """Create or update stations (names, regions, time zones given); live status and counters are kept."""
+    rows = [(e.id, e.name, e.region, e.timezone, format_ts(now)) for e in entries]
     with writing(db):
         db.conn.executemany(
-            """INSERT INTO stations (id, name, region, auto_registered, registered_at) VALUES (?, ?, ?, 0, ?)
-               ON CONFLICT(id) DO UPDATE SET name = excluded.name, region = excluded.region, auto_registered = 0""",
+            """INSERT INTO stations (id, name, region, timezone, auto_registered, registered_at) VALUES (?, ?, ?, ?, 0, ?)
+               ON CONFLICT(id) DO UPDATE SET name = excluded.name, region = excluded.region,
+               timezone = coalesce(excluded.timezone, stations.timezone), auto_registered = 0""",
             rows,
         )
     return len(rows)

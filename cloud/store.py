@@ -28,9 +28,14 @@ ROLLUP_MAXES = ("longest_gap_s",)
 ROLLUP_JSON = ("greet_hist", "dwell_hist", "excluded")
 
 
+def _execute_each(db: Database, script: str) -> None:
+    # One statement at a time: executescript() would COMMIT and break the migration's transaction.
+    for statement in filter(str.strip, script.split(";")):
+        db.execute(statement)
+
+
 @migrations()
 def m001_core(db: Database) -> None:
-    # One statement at a time: executescript() would COMMIT and break the migration's transaction.
     script = """
         CREATE TABLE stations (
             id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', region TEXT NOT NULL DEFAULT '',
@@ -77,8 +82,7 @@ def m001_core(db: Database) -> None:
         CREATE INDEX alerts_state ON alerts(state, station);
         CREATE INDEX alerts_station ON alerts(station, state);
     """
-    for statement in filter(str.strip, script.split(";")):
-        db.execute(statement)
+    _execute_each(db, script)
     sums = ", ".join(f"{name} REAL NOT NULL DEFAULT 0" for name in ROLLUP_SUMS + ROLLUP_MAXES)
     blobs = ", ".join(f"{name} TEXT NOT NULL DEFAULT '{{}}'" for name in ROLLUP_JSON)
     db.execute(
@@ -121,6 +125,41 @@ def m004_poison_hours(db: Database) -> None:
             attempts INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (station, hour)
         ) WITHOUT ROWID"""
     )
+
+
+@migrations()
+def m005_followups(db: Database) -> None:
+    """Follow-up items of bad ratings (cloud/followups.py): one per station and station-local day (a
+    second one when the first was closed before more bad ratings came), the ratings each lists, its
+    escalations, and each station's time zone for counting working days (NULL: the collector's default).
+
+    ``followup_ratings.event_id`` is the key, so re-running the job never lists a rating twice; the job
+    reads ratings by ``received_at`` (indexed) after its mark in ``job_marks``, so a rating replayed days
+    late still opens its item."""
+    script = """
+        ALTER TABLE stations ADD COLUMN timezone TEXT;
+        CREATE TABLE followups (
+            id INTEGER PRIMARY KEY, station TEXT NOT NULL, day TEXT NOT NULL, opened_at TEXT NOT NULL,
+            follow_up_due TEXT NOT NULL, rectify_due TEXT NOT NULL, timezone TEXT NOT NULL, calendar TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open', acknowledged_by TEXT, acknowledged_at TEXT, ack_note TEXT,
+            closed_by TEXT, closed_at TEXT, close_note TEXT
+        );
+        CREATE INDEX followups_station_day ON followups(station, day);
+        CREATE INDEX followups_state ON followups(state, opened_at);
+        CREATE TABLE followup_ratings (
+            event_id TEXT PRIMARY KEY, followup INTEGER NOT NULL REFERENCES followups(id), ts TEXT NOT NULL,
+            score INTEGER NOT NULL, scale INTEGER NOT NULL, kiosk TEXT NOT NULL, reason TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX followup_ratings_item ON followup_ratings(followup, ts);
+        CREATE TABLE followup_escalations (
+            followup INTEGER NOT NULL REFERENCES followups(id), stage TEXT NOT NULL, due_at TEXT NOT NULL,
+            escalated_at TEXT NOT NULL, told TEXT NOT NULL, users TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (followup, stage)
+        ) WITHOUT ROWID;
+        CREATE TABLE job_marks (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        CREATE INDEX events_ratings_received ON events(received_at) WHERE kind = 'rating'
+    """
+    _execute_each(db, script)
 
 
 def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = None) -> Database:
