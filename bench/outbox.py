@@ -30,18 +30,18 @@ from paho.mqtt.enums import CallbackAPIVersion
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.config import MqttSettings  # noqa: E402
-from edge.events import Draft  # noqa: E402
+from edge.events import Draft
 from edge.link.outbox import Outbox  # noqa: E402
 from edge.link.publisher import Publisher  # noqa: E402
 from forecourt.broker import Mosquitto  # noqa: E402
-from forecourt.protocol import Status, build_acks, encode_ack, format_epoch  # noqa: E402
+from forecourt.protocol import RatingBody, Status, build_acks, encode_ack, format_epoch  # noqa: E402
 
 PASSWORD = "bench-secret"
 BIRTH = Status(state="online", version="bench", config_hash="bench", started_at=format_epoch(0))
 
 
 def draft(i: int) -> Draft:
-    return Draft("rating", 1_795_430_000 + i, {"kiosk": "shop", "location": "shop", "score": 1 + i % 5, "scale": 5})
+    return Draft(1_795_430_000 + i, RatingBody(kiosk="shop", location="shop", score=1 + i % 5, scale=5))
 
 
 def build_backlog(path: Path, events: int) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from cloud.config import GoalSettings
 from cloud.store import ROLLUP_JSON, ROLLUP_MAXES, ROLLUP_SUMS
+from forecourt.protocol import Alert, Cleaning, Event, Rating, StationAlert, Visit
 
 Interval = tuple[datetime, datetime]
 
@@ -62,46 +63,45 @@ def empty_row() -> dict:
 
 
 def hour_row(
-    events: Iterable[Mapping], fps_samples: Iterable[float | None], *, online_s: float, overdue_s: float,
+    events: Iterable[Event], fps_samples: Iterable[float | None], *, online_s: float, overdue_s: float,
     goals: GoalSettings,
 ) -> dict:
-    """Additive figures of one station over one bucket from its events (``payload`` dicts) and health samples."""
+    """Additive figures of one station over one bucket from its events and health samples."""
     row = empty_row()
     greet: Counter[int] = Counter()
     dwell: Counter[int] = Counter()
     excluded: Counter[str] = Counter()
     for event in events:
-        kind = event["kind"]
-        if kind == "rating":
-            weight = rating_weight(event["score"], event["scale"])
-            row[f"ratings_{event['score']}"] += 1
-            row["ratings_n"] += 1
-            row["happy_sum"] += weight
-            row["happy_sq"] += weight * weight
-            row["bad_n"] += weight < 0.5
-            if event.get("location") == "restroom":
-                row["ratings_restroom"] += 1
-                row["happy_sum_restroom"] += weight
-        elif kind == "cleaning":
-            if event.get("flag"):
+        match event:
+            case Rating():
+                weight = rating_weight(event.score, event.scale)
+                row[f"ratings_{event.score}"] += 1
+                row["ratings_n"] += 1
+                row["happy_sum"] += weight
+                row["happy_sq"] += weight * weight
+                row["bad_n"] += weight < 0.5
+                if event.location == "restroom":
+                    row["ratings_restroom"] += 1
+                    row["happy_sum_restroom"] += weight
+            case Cleaning(flag=None):
+                row["cleanings"] += 1
+                row["longest_gap_s"] = max(row["longest_gap_s"], event.since_last_s or 0)
+            case Cleaning():
                 row["flagged"] += 1
                 excluded["flagged_checkin"] += 1
-            else:
-                row["cleanings"] += 1
-                row["longest_gap_s"] = max(row["longest_gap_s"], event.get("since_last_s") or 0)
-        elif kind == "alert":
-            row["overdue_episodes"] += event["alert"] == "restroom_overdue" and event["state"] == "open"
-        elif kind == "visit":
-            row["visits"] += 1
-            dwell[round(event["dwell_s"])] += 1
-            if event.get("min_fps") is not None and event["min_fps"] < goals.min_visit_fps:
-                excluded["low_fps_visit"] += 1
-                continue
-            # A car nobody greeted missed the goal: it counts in the share, not in the greet-time percentiles.
-            row["greet_eligible"] += 1
-            if event.get("greet_s") is not None:
-                greet[round(event["greet_s"])] += 1
-                row["greet_within_goal"] += event["greet_s"] <= goals.greet_s
+            case Alert():
+                row["overdue_episodes"] += event.alert == StationAlert.RESTROOM_OVERDUE and event.state == "open"
+            case Visit():
+                row["visits"] += 1
+                dwell[round(event.dwell_s)] += 1
+                if event.min_fps is not None and event.min_fps < goals.min_visit_fps:
+                    excluded["low_fps_visit"] += 1
+                    continue
+                # A car nobody greeted missed the goal: it counts in the share, not in the greet-time percentiles.
+                row["greet_eligible"] += 1
+                if event.greet_s is not None:
+                    greet[round(event.greet_s)] += 1
+                    row["greet_within_goal"] += event.greet_s <= goals.greet_s
     for fps in fps_samples:
         if fps is not None:
             row["fps_sum"] += fps

@@ -20,10 +20,11 @@ from datetime import UTC, datetime, timedelta
 from sqlite_utils import Database
 
 from cloud.config import GoalSettings
+from cloud.events import stored_events
 from cloud.figures import clip, empty_row, figures, hour_row, intersect, measure, merge, shift, timeline
 from cloud.registry import region_sql
 from cloud.store import ROLLUP_JSON, ROLLUP_MAXES, ROLLUP_SUMS, writing
-from forecourt.protocol import format_ts, parse_ts
+from forecourt.protocol import Alert, StationAlert, format_ts, parse_ts
 
 log = logging.getLogger("forecourt.collector.rollups")
 COLUMNS = ROLLUP_SUMS + ROLLUP_MAXES + ROLLUP_JSON
@@ -78,26 +79,23 @@ def running_intervals(db: Database, station: str, start: datetime, end: datetime
 def overdue_intervals(db: Database, station: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """When any restroom was overdue, from the station's own overdue alerts (open ... cleared)."""
     per_restroom: dict[str, list[tuple[datetime, bool]]] = defaultdict(list)
-    for payload in db.execute(
-        "SELECT payload FROM events WHERE station = ? AND kind = 'alert' AND ts >= ? AND ts < ? ORDER BY ts, seq",
+    rows = db.execute(
+        "SELECT kind, payload FROM events WHERE station = ? AND kind = 'alert' AND ts >= ? AND ts < ? ORDER BY ts, seq",
         [station, format_ts(start - OVERDUE_LOOKBACK), format_ts(end)],
-    ):
-        alert = json.loads(payload[0])
-        if alert["alert"] == "restroom_overdue":
-            per_restroom[alert.get("subject") or ""].append((parse_ts(alert["ts"]), alert["state"] == "open"))
+    )
+    for alert in stored_events(rows):
+        if isinstance(alert, Alert) and alert.alert == StationAlert.RESTROOM_OVERDUE:
+            per_restroom[alert.subject or ""].append((parse_ts(alert.ts), alert.state == "open"))
     return [piece for changes in per_restroom.values() for piece in clip(timeline(changes, end), start, end)]
 
 
 def compute_hour(db: Database, station: str, key: str, now: datetime, goals: GoalSettings) -> dict:
     start = hour_start(key)
     end = min(start + timedelta(hours=1), max(now, start))
-    events = [
-        json.loads(p)
-        for (p,) in db.execute(
-            "SELECT payload FROM events WHERE station = ? AND ts >= ? AND ts < ?",
-            [station, format_ts(start), format_ts(start + timedelta(hours=1))],
-        )
-    ]
+    events = list(stored_events(db.execute(
+        "SELECT kind, payload FROM events WHERE station = ? AND ts >= ? AND ts < ?",
+        [station, format_ts(start), format_ts(start + timedelta(hours=1))],
+    )))
     fps = [
         f for (f,) in db.execute(
             "SELECT camera_fps FROM health WHERE station = ? AND ts >= ? AND ts < ?",

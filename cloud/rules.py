@@ -8,49 +8,68 @@ Window rules (bad ratings, greeting) use fixed windows of N hours aligned on mid
 and the previous window are judged each run, so a window's final figures are judged once it is over.
 """
 
-import json
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import cast
 
 from sqlite_utils import Database
 
 from cloud.alerts import NewAlert, open_alerts
 from cloud.config import AlertSettings
+from cloud.events import stored_event
 from cloud.store import writing
-from forecourt.protocol import format_ts, parse_ts
+from forecourt.protocol import Alert, StationAlert, format_ts, parse_ts
 
 EDGE_LOOKBACK = timedelta(days=7)
 
 
-def _latest_edge_alerts(db: Database, name: str, now: datetime) -> list[tuple[str, dict]]:
+class Rule(StrEnum):
+    """The collector's alert rules, listed once: the ``rule`` of every row in ``alerts``."""
+
+    RESTROOM_OVERDUE = "restroom_overdue"
+    STUCK_BUTTON = "stuck_button"
+    BAD_RATING_RATE = "bad_rating_rate"
+    GREETING_GOAL = "greeting_goal"
+    STATION_OFFLINE = "station_offline"
+    SEQ_GAP = "seq_gap"
+
+
+# Rules that follow an alert the station raises; the station's clearing marks them cleared.
+EDGE_RULES: dict[Rule, StationAlert] = {
+    Rule.RESTROOM_OVERDUE: StationAlert.RESTROOM_OVERDUE, Rule.STUCK_BUTTON: StationAlert.KIOSK_BUTTON_STUCK,
+}
+
+
+def _latest_edge_alerts(db: Database, name: StationAlert, now: datetime) -> list[tuple[str, Alert]]:
     """The latest ``name`` alert event per (station, subject) of the last week, if it is still open."""
-    latest: dict[tuple[str, str], dict] = {}
+    latest: dict[tuple[str, str], Alert] = {}
     for station, payload in db.execute(
         """SELECT station, payload FROM events WHERE kind = 'alert' AND ts >= ?
            AND json_extract(payload, '$.alert') = ? ORDER BY ts, seq""",
         [format_ts(now - EDGE_LOOKBACK), name],
     ):
-        event = json.loads(payload)
-        latest[(station, event.get("subject") or "")] = event
-    return [(station, event) for (station, _), event in latest.items() if event["state"] == "open"]
+        event = cast(Alert, stored_event("alert", payload))
+        latest[(station, event.subject or "")] = event
+    return [(station, event) for (station, _), event in latest.items() if event.state == "open"]
 
 
 def restroom_overdue(db: Database, s: AlertSettings, now: datetime) -> list[NewAlert]:
     grace = timedelta(minutes=s.restroom_grace_min)
     out = []
-    for station, event in _latest_edge_alerts(db, "restroom_overdue", now):
-        if now - parse_ts(event["ts"]) >= grace:
-            subject = event.get("subject") or ""
-            out.append(NewAlert(station, "restroom_overdue", subject, event["id"],
+    for station, event in _latest_edge_alerts(db, EDGE_RULES[Rule.RESTROOM_OVERDUE], now):
+        if now - parse_ts(event.ts) >= grace:
+            subject = event.subject or ""
+            out.append(NewAlert(station, Rule.RESTROOM_OVERDUE, subject, event.id,
                                 f"restroom {subject} overdue for more than {s.restroom_grace_min:g} min",
-                                parse_ts(event["ts"]) + grace))
+                                parse_ts(event.ts) + grace))
     return out
 
 
 def stuck_button(db: Database, s: AlertSettings, now: datetime) -> list[NewAlert]:
     return [
-        NewAlert(station, "stuck_button", event.get("subject") or "", event["id"],
-                 event.get("message") or f"kiosk {event.get('subject')} button stuck", parse_ts(event["ts"]))
-        for station, event in _latest_edge_alerts(db, "kiosk_button_stuck", now)
+        NewAlert(station, Rule.STUCK_BUTTON, event.subject or "", event.id,
+                 event.message or f"kiosk {event.subject} button stuck", parse_ts(event.ts))
+        for station, event in _latest_edge_alerts(db, EDGE_RULES[Rule.STUCK_BUTTON], now)
     ]
 
 
@@ -73,7 +92,7 @@ def bad_rating_rate(db: Database, s: AlertSettings, now: datetime) -> list[NewAl
     for start, end in _windows(now, s.bad_rate_window_h):
         for station, bad, total in _window_sums(db, start, end, "bad_n", "ratings_n", s.bad_rate_min_ratings):
             if bad / total > s.bad_rate_line:
-                out.append(NewAlert(station, "bad_rating_rate", "", format_ts(start),
+                out.append(NewAlert(station, Rule.BAD_RATING_RATE, "", format_ts(start),
                                     f"{bad:.0f} of {total:.0f} ratings bad ({bad / total:.0%} > {s.bad_rate_line:.0%}) "
                                     f"{format_ts(start)[11:16]}-{format_ts(end)[11:16]} UTC", min(now, end)))
     return out
@@ -84,7 +103,7 @@ def greeting(db: Database, s: AlertSettings, now: datetime) -> list[NewAlert]:
     for start, end in _windows(now, s.greet_window_h):
         for station, met, total in _window_sums(db, start, end, "greet_within_goal", "greet_eligible", s.greet_min_visits):
             if met / total < s.greet_line:
-                out.append(NewAlert(station, "greeting_goal", "", format_ts(start),
+                out.append(NewAlert(station, Rule.GREETING_GOAL, "", format_ts(start),
                                     f"{met:.0f} of {total:.0f} cars greeted within the goal "
                                     f"({met / total:.0%} < {s.greet_line:.0%})", min(now, end)))
     return out
@@ -93,7 +112,7 @@ def greeting(db: Database, s: AlertSettings, now: datetime) -> list[NewAlert]:
 def offline(db: Database, s: AlertSettings, now: datetime) -> list[NewAlert]:
     after = timedelta(minutes=s.offline_after_min)
     return [
-        NewAlert(station, "station_offline", "", since, f"station offline since {since}", parse_ts(since) + after)
+        NewAlert(station, Rule.STATION_OFFLINE, "", since, f"station offline since {since}", parse_ts(since) + after)
         for station, since in db.execute(
             "SELECT id, status_at FROM stations WHERE status = 'offline' AND status_at < ?", [format_ts(now - after)]
         )
@@ -103,7 +122,7 @@ def offline(db: Database, s: AlertSettings, now: datetime) -> list[NewAlert]:
 def seq_gap(db: Database, s: AlertSettings, now: datetime) -> list[NewAlert]:
     grace = timedelta(minutes=s.seq_gap_grace_min)
     return [
-        NewAlert(station, "seq_gap", f"seq {first}-{last}", str(first),
+        NewAlert(station, Rule.SEQ_GAP, f"seq {first}-{last}", str(first),
                  f"{last - first + 1} event(s) missing: seq {first}..{last}", parse_ts(detected) + grace)
         for station, first, last, detected in db.execute(
             "SELECT station, first_seq, last_seq, detected_at FROM seq_gaps WHERE detected_at <= ?",
@@ -131,8 +150,9 @@ def run_rules(db: Database, settings: AlertSettings, now: datetime) -> int:
 def _mark_cleared(db: Database) -> None:
     """An edge-driven alert whose condition the station reported cleared gets ``cleared_at`` (people still resolve it)."""
     for alert_id, episode, station in db.execute(
-        """SELECT id, episode, station FROM alerts WHERE cleared_at IS NULL AND state != 'resolved'
-           AND rule IN ('restroom_overdue', 'stuck_button')"""
+        f"""SELECT id, episode, station FROM alerts WHERE cleared_at IS NULL AND state != 'resolved'
+            AND rule IN ({', '.join('?' * len(EDGE_RULES))})""",
+        list(EDGE_RULES),
     ).fetchall():
         row = db.execute(
             """SELECT min(e2.ts) FROM events e1 JOIN events e2 ON e2.station = e1.station AND e2.kind = 'alert'

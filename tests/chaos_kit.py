@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STATION = """
 import sys, time
 from edge.config import load_station_config
-from edge.events import Draft
+from tests.drafting import draft
 from edge.service import EdgeService
 path, target, rate, drain_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 service = EdgeService(load_station_config(path)).start()
@@ -43,7 +43,7 @@ outbox = service.outbox
 seq = outbox.stats().last_seq  # a restarted station goes on where the killed one stopped
 start, emitted = time.monotonic(), 0
 while seq < target:
-    event = outbox.store(Draft("rating", time.time(), {"kiosk": "shop", "score": 1 + seq % 5, "scale": 5}))
+    event = outbox.store(draft("rating", time.time(), {"kiosk": "shop", "score": 1 + seq % 5, "scale": 5}))
     if event is None:  # the outbox is full: never at this size
         sys.exit(4)
     seq, emitted = event.seq, emitted + 1

@@ -11,14 +11,24 @@ from edge.events import Draft
 from forecourt.cli import main
 from forecourt.commands.analyze import percentile, summarise, write_events
 from forecourt.protocol import EVENT_KINDS, format_epoch
+from tests.drafting import draft
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "examples" / "footage" / "vtest.avi"
 CONFIG = ROOT / "examples" / "vtest-station.toml"
 
 
+ROAD_DWELL = {"zone": "road", "object_class": "person", "track_id": 7, "entered_at": format_epoch(47.0),
+              "exited_at": format_epoch(50.0), "dwell_s": 3.0}
+
+
 def visit(greet: float | None, dwell: float, bay: str = "bay-1") -> Draft:
-    return Draft("visit", 100.0, {"bay": bay, "greet_s": greet, "dwell_s": dwell})
+    arrived, stopped = 1000.0 - dwell, 1000.0 - dwell + 1
+    return draft("visit", 1000.0, {
+        "bay": bay, "arrived_at": format_epoch(arrived), "stopped_at": format_epoch(stopped),
+        "greeted_at": None if greet is None else format_epoch(stopped + greet), "departed_at": format_epoch(1000.0),
+        "greet_s": greet, "dwell_s": dwell,
+    })
 
 
 @pytest.mark.parametrize(("q", "want"), [(0, 1.0), (50, 2.5), (90, 3.7), (100, 4.0)])
@@ -35,13 +45,13 @@ def test_summary_counts_greets_within_each_bays_goal():
 
 
 def test_csv_and_jsonl_have_one_row_per_event(tmp_path):
-    drafts = [visit(10, 100), Draft("zone", 50.0, {"zone": "road", "object_class": "person", "dwell_s": 3.0})]
+    drafts = [visit(10, 100), draft("zone", 50.0, ROAD_DWELL)]
     write_events(tmp_path / "e.csv", drafts)
     rows = list(csv.DictReader((tmp_path / "e.csv").open()))
     assert [(r["kind"], r["bay"], r["zone"]) for r in rows] == [("visit", "bay-1", ""), ("zone", "", "road")]
     write_events(tmp_path / "e.jsonl", drafts)
     lines = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
-    assert lines[1] == {"kind": "zone", "at": format_epoch(50.0), "zone": "road", "object_class": "person", "dwell_s": 3.0}
+    assert lines[1] == {"kind": "zone", "at": format_epoch(50.0), **ROAD_DWELL}
 
 
 def test_analyze_vtest_end_to_end(tmp_path, capsys):

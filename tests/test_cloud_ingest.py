@@ -7,11 +7,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from cloud.store import open_db
-from edge.events import Draft
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
 from forecourt.protocol import decode_ack, encode, status_topic
 from tests.cloud_kit import count, health, online, rating, start_collector, wait_until
+from tests.drafting import draft
 from tests.link_helpers import station_config
 from tests.mqtt import connect, publish
 
@@ -182,7 +182,7 @@ def test_events_from_the_edge_outbox_and_publisher_are_stored_once_across_a_brok
 
     def emit(first: int, last: int) -> None:
         for i in range(first, last):
-            outbox.emit(Draft("rating", start + i, {"kiosk": "k1", "location": "shop", "score": 1 + i % 5, "scale": 5}))
+            outbox.emit(draft("rating", start + i, {"kiosk": "k1", "location": "shop", "score": 1 + i % 5, "scale": 5}))
 
     try:
         emit(0, 150)

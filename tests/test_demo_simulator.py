@@ -11,7 +11,7 @@ from edge.sensors.debounce import Debouncer
 from forecourt.demo.driver import edges, timeline, visit_draft
 from forecourt.demo.fleet import FLEET, registry_csv, station_config
 from forecourt.demo.simulator import DAY_S, Press, plan, plan_day, restroom_mood, serialize, traffic_shape
-from forecourt.protocol import EVENT_KINDS
+from forecourt.protocol import event_from
 
 MONDAY = 20 * 7 * DAY_S + 4 * DAY_S  # 1970-01-01 was a Thursday: day 4 of any week is a Monday
 BY_ID = {p.station: p for p in FLEET}
@@ -144,7 +144,7 @@ def test_visits_never_share_a_bay_and_become_valid_protocol_events():
         assert all(a.departed_at <= b.arrived_at for a, b in zip(visits, visits[1:], strict=False))
     draft = visit_draft(day.visits[0])
     envelope = {"id": "abcdef0123", "seq": 1, "station": profile.station, "ts": "2026-11-23T10:00:00.000Z", "kind": "visit"}
-    event = EVENT_KINDS["visit"].model_validate({**draft.fields, **envelope})
+    event = event_from(draft.body, **envelope)
     assert event.dwell_s == pytest.approx(day.visits[0].departed_at - day.visits[0].arrived_at, abs=1e-3)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from edge.config import load_station_config
-from edge.events import Draft
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
 from forecourt.cli import main
@@ -19,6 +18,7 @@ from forecourt.dynsec import read_clients, verify_password
 from forecourt.errors import ConfigError
 from forecourt.protocol import Status, format_epoch
 from tests.deploy_kit import Pki, ShippedBroker, pki_fixture  # noqa: F401
+from tests.drafting import draft
 from tests.mqtt import Recorder, Refused, connect, publish
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -197,7 +197,7 @@ def test_provisioned_station_runs_the_edge_link_over_mutual_tls(tmp_path, pki):
         publisher = Publisher(outbox, config.mqtt, station="a", birth=BIRTH)
         publisher.start()
         try:
-            event = outbox.store(Draft("cleaning", time.time(), {"restroom": "ladies"}))
+            event = outbox.store(draft("cleaning", time.time(), {"restroom": "ladies"}))
             assert publisher.wait_connected(10), publisher.last_error
             assert collector.wait_for(lambda msgs: any(event.id.encode() in p for t, p, _ in msgs), timeout=10)
         finally:

@@ -14,6 +14,7 @@ import pytest
 
 from edge.events import Draft
 from edge.service import EdgeService, GuardedSink
+from forecourt.protocol import CleaningBody, VisitBody
 from tests.link_helpers import Collector, Unreachable, station_config
 from tests.mqtt import Recorder
 
@@ -116,8 +117,8 @@ def test_an_invalid_draft_from_a_subsystem_is_counted_not_raised_into_its_thread
     try:
         guard = GuardedSink(service.outbox, "vision")
         service._guards["vision"] = guard
-        guard.emit(Draft("visit", T0, {"bay": "bay-1"}))  # a visit without its times
-        guard.emit(Draft("cleaning", T0, {"restroom": "ladies"}))  # the next one is unaffected
+        guard.emit(Draft(T0, VisitBody.model_construct(bay="bay-1")))  # a visit without its times
+        guard.emit(Draft(T0, CleaningBody(restroom="ladies")))  # the next one is unaffected
         assert service.outbox.stats().last_seq == 1
         assert service.sample_health().extra["invalid_drafts"] == {"vision": 1}
         assert any("vision produced an invalid visit event" in r.getMessage() for r in caplog.records)

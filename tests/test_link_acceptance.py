@@ -9,12 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from edge.events import Draft
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
 from forecourt.broker import Mosquitto
 from forecourt.protocol import Status, format_epoch
 from tests.conftest import STATION_USERS
+from tests.drafting import draft
 from tests.link_helpers import Collector, rating, station_config
 from tests.mqtt import Recorder
 from tests.waiting import wait_until
@@ -40,13 +40,13 @@ def test_2000_events_across_three_broker_restarts_all_arrive(broker, tmp_path):
         for _restart in range(3):
             assert publisher.wait_connected(10)
             for _ in range(300):  # streaming while connected ...
-                sent.add(outbox.store(Draft("rating", time.time(), rating())).id)
+                sent.add(outbox.store(draft("rating", time.time(), rating())).id)
             broker.stop()  # ... the broker goes away mid-stream, with messages in flight
             for _ in range(200):  # and the station keeps recording meanwhile
-                sent.add(outbox.store(Draft("rating", time.time(), rating())).id)
+                sent.add(outbox.store(draft("rating", time.time(), rating())).id)
             broker.start()
         for _ in range(500):
-            sent.add(outbox.store(Draft("rating", time.time(), rating())).id)
+            sent.add(outbox.store(draft("rating", time.time(), rating())).id)
         assert len(sent) == 2000
         assert collector.wait_for(lambda c: sent <= c.ids(), timeout=30), f"{len(sent - collector.ids())} never arrived"
         seqs = sorted({e["seq"] for e in collector.events})
@@ -70,7 +70,7 @@ def test_broker_absent_at_start_up_events_wait_locally_then_arrive(tmp_path):
     outbox, publisher = _link(station_config(broker, tmp_path))
     publisher.start()
     try:
-        ids = {outbox.store(Draft("cleaning", time.time(), {"restroom": "ladies"})).id for _ in range(50)}
+        ids = {outbox.store(draft("cleaning", time.time(), {"restroom": "ladies"})).id for _ in range(50)}
         assert wait_until(lambda: publisher.stats().last_error is not None)
         assert not publisher.connected
         assert outbox.stats().depth == 50
@@ -92,10 +92,11 @@ import sys, time
 from edge.config import load_station_config
 from edge.events import Draft
 from edge.service import EdgeService
+from forecourt.protocol import RatingBody
 config = load_station_config(sys.argv[1])
 service = EdgeService(config).start()
 for i in range(int(sys.argv[2])):
-    event = service.outbox.store(Draft("rating", time.time(), {"kiosk": "shop", "score": 1 + i % 5, "scale": 5}))
+    event = service.outbox.store(Draft(time.time(), RatingBody(kiosk="shop", score=1 + i % 5, scale=5)))
     print(event.seq, event.id, flush=True)
 while service.outbox.stats().depth:  # a clean finish: everything delivered, then the offline status
     time.sleep(0.01)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from cloud.acks import AckBook
-from edge.events import Draft
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
 from forecourt.errors import ProtocolError
@@ -22,6 +21,7 @@ from forecourt.protocol import (
     new_id,
     seq_ranges,
 )
+from tests.drafting import draft
 from tests.link_helpers import Collector, rating, station_config
 from tests.mqtt import connect
 from tests.waiting import wait_until
@@ -80,7 +80,7 @@ def test_dead_letters_are_answered_by_the_seq_they_claim_when_they_name_one():
 def _filled(tmp_path, events: int = 5, **kw) -> Outbox:
     outbox = Outbox(tmp_path / "o.db", station="a", **kw)
     for _ in range(events):
-        outbox.emit(Draft("rating", time.time(), rating()))
+        outbox.emit(draft("rating", time.time(), rating()))
     return outbox
 
 
@@ -99,7 +99,7 @@ def test_the_outbox_forgets_exactly_what_an_ack_names(tmp_path):
 
 def test_an_ack_that_frees_room_clears_the_outbox_full_alert(tmp_path):
     outbox = _filled(tmp_path, events=0, max_mb=0.002)
-    kept = [outbox.store(Draft("rating", time.time(), rating())) for _ in range(20)]
+    kept = [outbox.store(draft("rating", time.time(), rating())) for _ in range(20)]
     assert outbox.stats().dropped > 0
     [ack] = build_acks("a", stored=[e.seq for e in kept if e is not None], now=NOW)
     outbox.acknowledge(ack)
@@ -120,7 +120,7 @@ def test_puback_alone_never_deletes_and_unacknowledged_events_are_sent_again(bro
     publisher.start()
     try:
         for _ in range(10):
-            outbox.emit(Draft("rating", time.time(), rating()))
+            outbox.emit(draft("rating", time.time(), rating()))
         assert silent.wait_for(lambda c: len(c.ids()) == 10)
         assert wait_until(lambda: publisher.stats().resent >= 10)  # PUBACKed, not acknowledged: sent again
         assert outbox.stats().events == 10 and publisher.stats().published >= 10
@@ -143,7 +143,7 @@ def test_puback_no_matching_subscribers_is_logged_and_the_event_is_kept_until_hq
     publisher.start()
     try:
         assert publisher.wait_connected(10)
-        ids = {outbox.store(Draft("rating", time.time(), rating())).id for _ in range(5)}
+        ids = {outbox.store(draft("rating", time.time(), rating())).id for _ in range(5)}
         assert wait_until(lambda: publisher.stats().no_subscribers >= 5)  # nobody subscribed: reason 16
         assert outbox.stats().events == 5
         assert any("reason 16" in r.getMessage() for r in caplog.records)
@@ -162,7 +162,7 @@ def test_keep_until_puback_is_the_old_behaviour(broker, tmp_path):
     publisher.start()
     try:
         for _ in range(5):
-            outbox.emit(Draft("rating", time.time(), rating()))
+            outbox.emit(draft("rating", time.time(), rating()))
         assert wait_until(lambda: outbox.stats().events == 0)
         assert silent.wait_for(lambda c: len(c.ids()) == 5)
     finally:
@@ -177,7 +177,7 @@ def test_at_most_unacked_limit_events_wait_for_hq(broker, tmp_path):
     publisher.start()
     try:
         for _ in range(20):
-            outbox.emit(Draft("rating", time.time(), rating()))
+            outbox.emit(draft("rating", time.time(), rating()))
         assert silent.wait_for(lambda c: len(c.ids()) == 7)
         assert not silent.wait_for(lambda c: len(c.ids()) > 7, timeout=0.5)
         assert publisher.stats().awaiting_ack == 7

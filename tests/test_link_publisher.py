@@ -7,11 +7,11 @@ import time
 import pytest
 
 from edge.config import MqttSettings
-from edge.events import Draft
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
 from forecourt.errors import ConfigError
 from forecourt.protocol import Status, format_epoch
+from tests.drafting import draft
 from tests.link_helpers import Collector, rating
 from tests.mqtt import Recorder
 from tests.waiting import wait_until
@@ -52,7 +52,7 @@ def test_birth_is_retained_online_and_a_clean_stop_retains_offline(broker, tmp_p
 def test_a_wrong_password_is_a_clear_error_retried_with_backoff_and_never_connected(broker, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="edge.link.publisher")
     outbox = Outbox(tmp_path / "o.db", station="a")
-    outbox.emit(Draft("cleaning", time.time(), {"restroom": "ladies"}))
+    outbox.emit(draft("cleaning", time.time(), {"restroom": "ladies"}))
     publisher = Publisher(outbox, settings(broker, password="wrong"), station="a", birth=BIRTH)
     publisher.start()
     try:
@@ -73,7 +73,7 @@ def test_a_not_authorized_puback_is_an_error_and_the_event_stays_queued(broker, 
     caplog.set_level(logging.ERROR, logger="edge.link.publisher")
     collector = Collector(broker)
     outbox = Outbox(tmp_path / "o.db", station="b")
-    outbox.emit(Draft("cleaning", time.time(), {"restroom": "ladies"}))
+    outbox.emit(draft("cleaning", time.time(), {"restroom": "ladies"}))
     publisher = Publisher(outbox, settings(broker, username="a"), station="b", birth=BIRTH)
     publisher.start()
     try:
@@ -95,7 +95,7 @@ def test_every_event_arrives_in_order_over_either_protocol_and_any_window(broker
     publisher = Publisher(outbox, settings(broker, protocol=protocol), station="a", birth=BIRTH, window=window, rate=1e6)
     publisher.start()
     try:
-        ids = [outbox.store(Draft("rating", time.time(), rating(1 + i % 5))).id for i in range(150)]
+        ids = [outbox.store(draft("rating", time.time(), rating(1 + i % 5))).id for i in range(150)]
         assert collector.wait_for(lambda c: len(c.events) >= 150)
         assert [e["id"] for e in collector.events] == ids  # no duplicates without an outage, and in order
         assert wait_until(lambda: outbox.stats().depth == 0)
@@ -136,7 +136,7 @@ def test_a_backlog_is_replayed_no_faster_than_the_configured_rate(broker, tmp_pa
     collector = Collector(broker)
     outbox = Outbox(tmp_path / "o.db", station="a")
     for _ in range(120):
-        outbox.emit(Draft("rating", time.time(), rating()))
+        outbox.emit(draft("rating", time.time(), rating()))
     publisher = Publisher(
         outbox, settings(broker), station="a", birth=BIRTH, window=100, rate=50.0, monotonic=lambda: now[0]
     )

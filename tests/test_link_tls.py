@@ -4,11 +4,11 @@ import logging
 import time
 
 from edge.config import MqttSettings
-from edge.events import Draft
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
 from forecourt.protocol import Status, format_epoch
 from tests.deploy_kit import Pki, ShippedBroker, pki_fixture, rogue_pki_fixture, shipped_fixture  # noqa: F401
+from tests.drafting import draft
 from tests.link_helpers import Collector
 
 BIRTH = Status(state="online", version="t", config_hash="t", started_at=format_epoch(0))
@@ -28,7 +28,7 @@ def test_events_arrive_over_mutual_tls(shipped, pki):
     publisher = Publisher(outbox, tls_settings(shipped, pki, pki), station="a", birth=BIRTH)
     publisher.start()
     try:
-        event = outbox.store(Draft("cleaning", time.time(), {"restroom": "ladies"}))
+        event = outbox.store(draft("cleaning", time.time(), {"restroom": "ladies"}))
         assert collector.wait_for(lambda c: event.id in c.ids()), publisher.last_error
     finally:
         publisher.stop()
@@ -39,7 +39,7 @@ def test_events_arrive_over_mutual_tls(shipped, pki):
 def test_a_broker_signed_by_another_ca_is_a_clear_error_and_never_connected(shipped, pki, rogue_pki, caplog):
     caplog.set_level(logging.ERROR, logger="edge.link.publisher")
     outbox = Outbox(shipped.directory / "outbox.db", station="a")
-    outbox.emit(Draft("cleaning", time.time(), {"restroom": "ladies"}))
+    outbox.emit(draft("cleaning", time.time(), {"restroom": "ladies"}))
     publisher = Publisher(outbox, tls_settings(shipped, pki, rogue_pki), station="a", birth=BIRTH)
     publisher.start()
     try:

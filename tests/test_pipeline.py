@@ -12,7 +12,7 @@ from edge.vision.pipeline import Pipeline, Scene, hex_to_bgr, wears
 from edge.vision.tracker import Track, Tracker
 from edge.vision.visits import PumpBay
 from edge.vision.zones import Zone
-from forecourt.protocol import EVENT_KINDS, encode, format_epoch
+from forecourt.protocol import encode, event_from, format_epoch
 from tests import scenes
 
 
@@ -43,8 +43,7 @@ def bay2_pipeline(sink, times, **kw):
 
 
 def to_event(draft, seq=1):
-    cls = EVENT_KINDS[draft.kind]
-    return cls(id=f"evt{seq:09d}", seq=seq, station="st-1", ts=format_epoch(draft.at), kind=draft.kind, **draft.fields)
+    return event_from(draft.body, id=f"evt{seq:09d}", seq=seq, station="st-1", ts=format_epoch(draft.at))
 
 
 def test_drafts_reach_the_sink_and_are_valid_protocol_events():

@@ -16,6 +16,7 @@ from edge.sensors import build_sensors
 from edge.sensors.gpio import Indicator
 from edge.sensors.indicators import Beep, Blink
 from forecourt.errors import ConfigError
+from tests.drafting import draft
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 KIOSK = {
@@ -81,7 +82,7 @@ class Station:
 
 def rating(at: float, score: int, reason: str | None = None) -> Draft:
     fields = {"kiosk": "exit", "location": "restroom", "score": score, "scale": 5, "reason": reason}
-    return Draft("rating", T0 + at, fields)
+    return draft("rating", T0 + at, fields)
 
 
 def test_mock_pin_callbacks_are_synchronous():
@@ -111,7 +112,7 @@ def test_scripted_kiosk_session_gives_exactly_the_expected_events():
     expected += [rating(100 + 5 * i, 4) for i in range(5)]
     expected += [rating(130, 5), rating(140, 3)]
     expected += [
-        Draft(
+        draft(
             "alert",
             T0 + 150,
             {
@@ -122,7 +123,7 @@ def test_scripted_kiosk_session_gives_exactly_the_expected_events():
                 "value": 10.0,
             },
         ),
-        Draft(
+        draft(
             "alert",
             T0 + 170,
             {
@@ -199,7 +200,7 @@ def test_scripted_restroom_shift_gives_exactly_the_expected_events():
     station.press(5, at=4700)
 
     def cleaning(at, flag, since):
-        return Draft("cleaning", T0 + at, {"restroom": "ladies", "flag": flag, "since_last_s": since})
+        return draft("cleaning", T0 + at, {"restroom": "ladies", "flag": flag, "since_last_s": since})
 
     def overdue(state, at, value, message):
         fields = {
@@ -209,7 +210,7 @@ def test_scripted_restroom_shift_gives_exactly_the_expected_events():
             "message": message,
             "value": value,
         }
-        return Draft("alert", T0 + at, fields)
+        return draft("alert", T0 + at, fields)
 
     assert station.sink.drafts == [
         cleaning(0, None, None),

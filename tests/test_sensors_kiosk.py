@@ -5,6 +5,7 @@ import pytest
 from edge.config import KioskConfig
 from edge.events import Draft
 from edge.sensors.kiosk import Kiosk
+from tests.drafting import draft
 
 T0 = 1_800_000_000.0
 
@@ -22,7 +23,7 @@ def kiosk(**overrides) -> Kiosk:
 
 def rating(offset: float, score: int, reason: str | None = None, scale: int = 4) -> Draft:
     fields = {"kiosk": "exit", "location": "restroom", "score": score, "scale": scale, "reason": reason}
-    return Draft("rating", T0 + offset, fields)
+    return draft("rating", T0 + offset, fields)
 
 
 def stuck(state: str, offset: float, value: float, message: str) -> Draft:
@@ -33,7 +34,7 @@ def stuck(state: str, offset: float, value: float, message: str) -> Draft:
         "message": message,
         "value": value,
     }
-    return Draft("alert", T0 + offset, fields)
+    return draft("alert", T0 + offset, fields)
 
 
 def run(k: Kiosk, script: list[tuple[float, str, int | str]]) -> list[Draft]:

@@ -10,6 +10,7 @@ from edge.config import RestroomConfig
 from edge.events import Draft
 from edge.sensors.hours import ActiveHours
 from edge.sensors.restroom import RestroomTimer
+from tests.drafting import draft
 
 OSLO = ZoneInfo("Europe/Oslo")
 MIN = 60.0
@@ -25,7 +26,7 @@ def timer(started: str, **overrides) -> RestroomTimer:
 
 
 def cleaning(when: float, flag: str | None = None, since: float | None = None) -> Draft:
-    return Draft("cleaning", when, {"restroom": "ladies", "flag": flag, "since_last_s": since})
+    return draft("cleaning", when, {"restroom": "ladies", "flag": flag, "since_last_s": since})
 
 
 def overdue(state: str, when: float, value: float, message: str) -> Draft:
@@ -36,7 +37,7 @@ def overdue(state: str, when: float, value: float, message: str) -> Draft:
         "message": message,
         "value": value,
     }
-    return Draft("alert", when, fields)
+    return draft("alert", when, fields)
 
 
 OPEN_MSG = "Ladies: no cleaning check-in for 60 min of active hours since the last one"

@@ -41,13 +41,17 @@ from sqlite_utils.migrations import Migrations
 from edge.events import Draft
 from forecourt.errors import ConfigError, ProtocolError
 from forecourt.protocol import (
-    EVENT_KINDS,
+    AlertBody,
+    Cleaning,
     Event,
+    EventBody,
     Health,
     Rejected,
+    StationAlert,
     StorageAck,
     describe,
     encode,
+    event_from,
     format_epoch,
     new_id,
 )
@@ -55,7 +59,6 @@ from forecourt.protocol import (
 log = logging.getLogger(__name__)
 
 ROW_OVERHEAD = 100  # bytes per row beyond topic + payload: ids, numbers, b-tree cells (rough, on purpose)
-RESERVED = frozenset({"v", "id", "seq", "station", "ts", "kind"})
 SIZE = f"length(topic) + length(payload) + {ROW_OVERHEAD}"  # a row's counted bytes, in SQL
 CLEAR_BELOW = 0.9  # the outbox_full alert clears when usage falls under this share of the budget
 
@@ -168,17 +171,13 @@ class Outbox:
 
     def store(self, draft: Draft) -> Event | None:
         """:meth:`emit` that also returns the stored event (None when the full outbox could not keep it)."""
-        cls = EVENT_KINDS.get(draft.kind)
-        if cls is None:
-            raise ProtocolError(f"draft kind {draft.kind!r} is not an event kind ({', '.join(sorted(EVENT_KINDS))})")
+        if not isinstance(draft.body, EventBody):
+            raise ProtocolError(f"a draft carries an event body, not {type(draft.body).__name__}")
         if not isinstance(draft.at, int | float) or not math.isfinite(draft.at) or draft.at < 0:
             raise ProtocolError(f"{draft.kind} draft: at={draft.at!r} is not a time in epoch seconds")
-        clash = RESERVED & set(draft.fields)
-        if clash:
-            raise ProtocolError(f"{draft.kind} draft: fields {sorted(clash)} are set by the outbox, not by the draft")
         with self._lock:
             seq = self._meta("last_seq") + 1
-            event = _build(cls, draft, {"id": new_id(), "seq": seq, "station": self.station, "ts": format_epoch(draft.at)})
+            event = _build(draft, {"id": new_id(), "seq": seq, "station": self.station, "ts": format_epoch(draft.at)})
             topic, payload = encode(event)
             size = len(topic) + len(payload) + ROW_OVERHEAD
             if not self._make_room(size):
@@ -186,10 +185,10 @@ class Outbox:
                 return None
             with self._transaction():
                 self._insert_row(seq, draft.kind, event.id, topic, payload)
-                if draft.kind == "cleaning" and draft.fields.get("flag") is None:
+                if isinstance(event, Cleaning) and event.flag is None:
                     self._conn.execute(
                         "INSERT OR REPLACE INTO last_check_ins (restroom, at) VALUES (?, ?)",
-                        (draft.fields["restroom"], draft.at),
+                        (event.restroom, draft.at),
                     )
             self.stored_bytes += size
         self._wake()
@@ -264,9 +263,8 @@ class Outbox:
         """Inside a transaction. The outbox_full alert bypasses the budget: one row, the only way HQ learns of the loss."""
         seq = self._meta("last_seq") + 1
         now = self.clock()
-        fields = {"alert": "outbox_full", "state": state, "subject": "outbox", "message": message, "value": float(value)}
-        event = _build(EVENT_KINDS["alert"], Draft("alert", now, fields),
-                       {"id": new_id(), "seq": seq, "station": self.station, "ts": format_epoch(now)})
+        body = AlertBody(alert=StationAlert.OUTBOX_FULL, state=state, subject="outbox", message=message, value=float(value))
+        event = _build(Draft(now, body), {"id": new_id(), "seq": seq, "station": self.station, "ts": format_epoch(now)})
         topic, payload = encode(event)
         self._insert_row(seq, "alert", event.id, topic, payload)
         self.stored_bytes += len(topic) + len(payload) + ROW_OVERHEAD
@@ -401,8 +399,8 @@ def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def _build(cls: type, draft: Draft, envelope: Mapping[str, Any]) -> Any:
+def _build(draft: Draft, envelope: Mapping[str, Any]) -> Event:
     try:
-        return cls.model_validate({**draft.fields, **envelope, "kind": draft.kind})
+        return event_from(draft.body, **envelope)
     except ValidationError as err:
         raise ProtocolError(f"{draft.kind} draft is not a valid event: {describe(err)}") from None

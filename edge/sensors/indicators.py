@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from edge.events import Draft
 from edge.sensors.restroom import OVERDUE
+from forecourt.protocol import AlertBody, CleaningBody
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,9 @@ def restroom_beep(drafts: Iterable[Draft]) -> Beep | None:
     """The one beep to play for a batch of a restroom's drafts: the newest event wins."""
     beep = None
     for draft in drafts:
-        if draft.kind == "cleaning":
-            beep = FLAGGED_CHIRP if draft.fields["flag"] else CHECK_IN_CHIRP
-        elif draft.kind == "alert" and draft.fields["alert"] == OVERDUE and draft.fields["state"] == "open":
+        body = draft.body
+        if isinstance(body, CleaningBody):
+            beep = FLAGGED_CHIRP if body.flag else CHECK_IN_CHIRP
+        elif isinstance(body, AlertBody) and body.alert == OVERDUE and body.state == "open":
             beep = OVERDUE_BEEPS
     return beep

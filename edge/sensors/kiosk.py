@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from edge.config import KioskConfig
 from edge.events import Draft
+from forecourt.protocol import AlertBody, RatingBody, StationAlert
 
-STUCK = "kiosk_button_stuck"
+STUCK = StationAlert.KIOSK_BUTTON_STUCK
 
 Button = int | str  # a score 1..scale, or a reason name
 
@@ -115,20 +116,12 @@ class Kiosk:
 
     def _rating(self, score: int, at: float, reason: str | None) -> Draft:
         self.ratings += 1
-        fields = {
-            "kiosk": self.id,
-            "location": self.config.location,
-            "score": score,
-            "scale": self.config.scale,
-        }
-        return Draft("rating", at, fields | {"reason": reason})
+        return Draft(at, RatingBody(
+            kiosk=self.id, location=self.config.location, score=score, scale=self.config.scale, reason=reason
+        ))
 
     def _alert(self, state: str, at: float, value: float, message: str) -> Draft:
-        return Draft(
-            "alert",
-            at,
-            {"alert": STUCK, "state": state, "subject": self.id, "message": message, "value": value},
-        )
+        return Draft(at, AlertBody(alert=STUCK, state=state, subject=self.id, message=message, value=value))
 
     def _label(self, button: Button) -> str:
         if isinstance(button, str):

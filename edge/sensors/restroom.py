@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from edge.config import RestroomConfig
 from edge.events import Draft
 from edge.sensors.hours import ActiveHours
+from forecourt.protocol import AlertBody, CleaningBody, StationAlert
 
-OVERDUE = "restroom_overdue"
+OVERDUE = StationAlert.RESTROOM_OVERDUE
 TOO_SOON = "too_soon"
 BURST = "burst"
 
@@ -65,7 +66,7 @@ class RestroomTimer:
         drafts = self.tick(at)
         flag = self._flag(at)
         since_last = None if self.last_check_in is None else max(0.0, at - self.last_check_in)
-        drafts.append(Draft("cleaning", at, {"restroom": self.id, "flag": flag, "since_last_s": since_last}))
+        drafts.append(Draft(at, CleaningBody(restroom=self.id, flag=flag, since_last_s=since_last)))
         self.check_ins += 1
         if flag is not None:
             self.flagged += 1
@@ -126,11 +127,7 @@ class RestroomTimer:
         return None
 
     def _alert(self, state: str, at: float, value: float, message: str) -> Draft:
-        return Draft(
-            "alert",
-            at,
-            {"alert": OVERDUE, "state": state, "subject": self.id, "message": message, "value": value},
-        )
+        return Draft(at, AlertBody(alert=OVERDUE, state=state, subject=self.id, message=message, value=value))
 
     @property
     def _name(self) -> str:

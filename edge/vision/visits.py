@@ -24,7 +24,7 @@ from edge.events import Draft
 from edge.vision.detection import VEHICLES
 from edge.vision.tracker import Track
 from edge.vision.zones import Point, Zone, ZoneEvent, point_in_polygon
-from forecourt.protocol import format_epoch
+from forecourt.protocol import VisitBody, format_epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +50,18 @@ class VisitRecord:
     def to_draft(self) -> Draft:
         """A ``visit`` event draft: protocol fields only (times as text, no images, no track ids)."""
         greet = self.greet_s
-        return Draft("visit", self.departed_at, {
-            "bay": self.bay,
-            "arrived_at": format_epoch(self.arrived_at),
-            "stopped_at": format_epoch(self.stopped_at),
-            "greeted_at": None if self.greeted_at is None else format_epoch(self.greeted_at),
-            "departed_at": format_epoch(self.departed_at),
-            "greet_s": None if greet is None else round(greet, 3),
-            "dwell_s": round(self.dwell_s, 3),
-            "merged_gaps": self.merged_gaps,
-            "occluded_s": round(self.occluded_s, 3),
-            "min_fps": None if self.min_fps is None else round(self.min_fps, 2),
-        })
+        return Draft(self.departed_at, VisitBody(
+            bay=self.bay,
+            arrived_at=format_epoch(self.arrived_at),
+            stopped_at=format_epoch(self.stopped_at),
+            greeted_at=None if self.greeted_at is None else format_epoch(self.greeted_at),
+            departed_at=format_epoch(self.departed_at),
+            greet_s=None if greet is None else round(greet, 3),
+            dwell_s=round(self.dwell_s, 3),
+            merged_gaps=self.merged_gaps,
+            occluded_s=round(self.occluded_s, 3),
+            min_fps=None if self.min_fps is None else round(self.min_fps, 2),
+        ))
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from edge.events import Draft
 from edge.vision.tracker import Track
-from forecourt.protocol import format_epoch
+from forecourt.protocol import ZoneDwellBody, format_epoch
 
 Point = tuple[float, float]
 
@@ -72,11 +72,11 @@ class ZoneEvent:
 
     def to_draft(self) -> Draft:
         """A ``zone`` (ZoneDwell) event draft; only meaningful for exits."""
-        return Draft("zone", self.at, {
-            "zone": self.zone, "object_class": self.label, "track_id": self.track_id,
-            "entered_at": format_epoch(self.entered_at), "exited_at": format_epoch(self.at),
-            "dwell_s": round(self.dwell_s, 3),
-        })
+        return Draft(self.at, ZoneDwellBody(
+            zone=self.zone, object_class=self.label, track_id=self.track_id,
+            entered_at=format_epoch(self.entered_at), exited_at=format_epoch(self.at),
+            dwell_s=round(self.dwell_s, 3),
+        ))
 
 
 @dataclass(slots=True)

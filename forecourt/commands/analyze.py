@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from forecourt.errors import ConfigError
+from forecourt.protocol import VisitBody, ZoneDwellBody
 
 FIELDS = [
     "kind", "at", "bay", "zone", "object_class", "track_id", "arrived_at", "stopped_at", "greeted_at",
@@ -55,9 +56,9 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def summarise(drafts: list[Any], goals: dict[str, float], passes: int) -> list[str]:
-    visits = [d.fields for d in drafts if d.kind == "visit"]
-    greets = [v["greet_s"] for v in visits if v["greet_s"] is not None]
-    within = sum(1 for v in visits if v["greet_s"] is not None and v["greet_s"] <= goals.get(v["bay"], 60.0))
+    visits = [d.body for d in drafts if isinstance(d.body, VisitBody)]
+    greets = [v.greet_s for v in visits if v.greet_s is not None]
+    within = sum(1 for v in visits if v.greet_s is not None and v.greet_s <= goals.get(v.bay, 60.0))
 
     def secs(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f} s"
@@ -67,12 +68,12 @@ def summarise(drafts: list[Any], goals: dict[str, float], passes: int) -> list[s
         f"greeted: {len(greets)} of {len(visits)}; greet p50 {secs(percentile(greets, 50))}, "
         f"p90 {secs(percentile(greets, 90))}; within goal: "
         + (f"{within}/{len(visits)} ({100 * within / len(visits):.0f}%)" if visits else "-"),
-        f"dwell p50 {secs(percentile([v['dwell_s'] for v in visits], 50))}, "
-        f"p90 {secs(percentile([v['dwell_s'] for v in visits], 90))}",
+        f"dwell p50 {secs(percentile([v.dwell_s for v in visits], 50))}, "
+        f"p90 {secs(percentile([v.dwell_s for v in visits], 90))}",
     ]
-    dwells = [d.fields for d in drafts if d.kind == "zone"]
-    for (zone, cls), n in sorted(Counter((d["zone"], d["object_class"]) for d in dwells).items()):
-        times = [d["dwell_s"] for d in dwells if d["zone"] == zone and d["object_class"] == cls]
+    dwells = [d.body for d in drafts if isinstance(d.body, ZoneDwellBody)]
+    for (zone, cls), n in sorted(Counter((d.zone, d.object_class) for d in dwells).items()):
+        times = [d.dwell_s for d in dwells if d.zone == zone and d.object_class == cls]
         lines.append(f"zone {zone}: {n} {cls} dwells, p50 {secs(percentile(times, 50))}, max {secs(max(times))}")
     return lines
 

@@ -18,7 +18,7 @@ from edge.config import StationConfig
 from edge.events import Draft
 from edge.service import EdgeService
 from forecourt.demo.simulator import DayPlan, Press, Profile, VisitPlan, plan
-from forecourt.protocol import format_epoch
+from forecourt.protocol import VisitBody, format_epoch
 
 BOUNCE_SPREAD_S = 0.008  # cheap arcade buttons settle within ~10 ms; the sensors debounce 30 ms
 TICK_S = 60.0  # sensor timers (overdue restrooms, stuck buttons) run at least this often in history
@@ -53,22 +53,16 @@ def edges(press: Press, rng: random.Random) -> list[Edge]:
 def visit_draft(visit: VisitPlan, min_fps: float = 5.0) -> Draft:
     """A ``visit`` draft exactly as the vision pipeline would emit it when the car leaves."""
     greet_s = None if visit.greeted_at is None else round(visit.greeted_at - visit.stopped_at, 3)
-    return Draft(
-        "visit",
-        visit.departed_at,
-        {
-            "bay": visit.bay,
-            "arrived_at": format_epoch(visit.arrived_at),
-            "stopped_at": format_epoch(visit.stopped_at),
-            "greeted_at": None if visit.greeted_at is None else format_epoch(visit.greeted_at),
-            "departed_at": format_epoch(visit.departed_at),
-            "greet_s": greet_s,
-            "dwell_s": round(visit.departed_at - visit.arrived_at, 3),
-            "merged_gaps": 0,
-            "occluded_s": 0.0,
-            "min_fps": min_fps,
-        },
-    )
+    return Draft(visit.departed_at, VisitBody(
+        bay=visit.bay,
+        arrived_at=format_epoch(visit.arrived_at),
+        stopped_at=format_epoch(visit.stopped_at),
+        greeted_at=None if visit.greeted_at is None else format_epoch(visit.greeted_at),
+        departed_at=format_epoch(visit.departed_at),
+        greet_s=greet_s,
+        dwell_s=round(visit.departed_at - visit.arrived_at, 3),
+        min_fps=min_fps,
+    ))
 
 
 def timeline(day: DayPlan, rng: random.Random) -> list[Item]:

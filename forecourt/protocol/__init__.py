@@ -6,17 +6,26 @@ See docs/PROTOCOL.md for the contract.
 from forecourt.protocol.acks import Rejected, StorageAck, build_acks, decode_ack, encode_ack, seq_ranges
 from forecourt.protocol.codec import MAX_PAYLOAD_BYTES, decode, describe, encode
 from forecourt.protocol.messages import (
+    BODY_KINDS,
     EVENT_KINDS,
     VERSION,
     Alert,
+    AlertBody,
     Cleaning,
+    CleaningBody,
     Event,
+    EventBody,
     Health,
     Message,
     Rating,
+    RatingBody,
+    StationAlert,
     Status,
     Visit,
+    VisitBody,
     ZoneDwell,
+    ZoneDwellBody,
+    event_from,
     format_epoch,
     format_ts,
     new_id,
@@ -39,8 +48,11 @@ from forecourt.protocol.topics import (
 )
 
 __all__ = [
-    "DOWNLINK", "EVENT_KINDS", "MAX_PAYLOAD_BYTES", "ROOT", "STATION_ID", "UPLINK", "VERSION",
-    "Alert", "Cleaning", "Rejected", "StorageAck", "build_acks", "decode_ack", "encode_ack", "seq_ranges", "Event", "Health", "Message", "Rating", "Status", "Topic", "Visit", "ZoneDwell",
-    "ack_topic", "check_station_id", "config_topic", "decode", "describe", "encode", "event_topic", "format_epoch", "format_ts",
+    "BODY_KINDS", "DOWNLINK", "EVENT_KINDS", "MAX_PAYLOAD_BYTES", "ROOT", "STATION_ID", "UPLINK", "VERSION",
+    "Alert", "AlertBody", "Cleaning", "CleaningBody", "Event", "EventBody", "Health", "Message", "Rating",
+    "RatingBody", "Rejected", "StationAlert", "Status", "StorageAck", "Topic", "Visit", "VisitBody", "ZoneDwell",
+    "ZoneDwellBody",
+    "ack_topic", "build_acks", "check_station_id", "config_topic", "decode", "decode_ack", "describe", "encode",
+    "encode_ack", "event_from", "event_topic", "format_epoch", "format_ts", "seq_ranges",
     "health_topic", "new_id", "parse_topic", "parse_ts", "station_filter", "status_topic",
 ]

@@ -7,6 +7,7 @@ collector (additive changes keep ``v`` = 1); a breaking change bumps ``v``.
 import re
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -111,9 +112,16 @@ class Event(Message):
         return str(Topic(self.station, "event", self.kind))
 
 
-class Rating(Event):
+class EventBody(Message):
+    """What one kind of event says, without the envelope (``id``, ``seq``, ``station``, ``ts``) that the
+    station's outbox adds: the edge's logic drafts these, and each kind's event class is its body plus
+    :class:`Event`, so a field is declared once and checked at the moment it is drafted."""
+
+    KIND: ClassVar[str] = ""
+
+
+class RatingBody(EventBody):
     KIND: ClassVar[str] = "rating"
-    kind: Literal["rating"] = "rating"
     kiosk: Name = Field(description="Kiosk id from the station config")
     location: str | None = Field(None, description="Where the kiosk stands: restroom, shop, forecourt, ...")
     score: Annotated[int, Field(ge=1, le=5)] = Field(description="1..scale, higher is happier")
@@ -121,23 +129,21 @@ class Rating(Event):
     reason: Name | None = Field(None, description="Reason button pressed after a low score")
 
     @model_validator(mode="after")
-    def _score_within_scale(self) -> "Rating":
+    def _score_within_scale(self) -> "RatingBody":
         if self.score > self.scale:
             raise ValueError(f"score {self.score} is above the scale of {self.scale}")
         return self
 
 
-class Cleaning(Event):
+class CleaningBody(EventBody):
     KIND: ClassVar[str] = "cleaning"
-    kind: Literal["cleaning"] = "cleaning"
     restroom: Name = Field(description="Restroom id from the station config")
     flag: str | None = Field(None, description="Why this check-in cannot be a real cleaning (kept, not dropped)")
     since_last_s: Seconds | None = Field(None, description="Seconds since the previous counted check-in")
 
 
-class Visit(Event):
+class VisitBody(EventBody):
     KIND: ClassVar[str] = "visit"
-    kind: Literal["visit"] = "visit"
     bay: Name = Field(description="Pump bay zone id")
     arrived_at: Timestamp
     stopped_at: Timestamp
@@ -150,7 +156,7 @@ class Visit(Event):
     min_fps: Seconds | None = Field(None, description="Lowest analysis rate seen during the visit")
 
     @model_validator(mode="after")
-    def _times_in_order(self) -> "Visit":
+    def _times_in_order(self) -> "VisitBody":
         arrived, stopped, departed = (parse_ts(t) for t in (self.arrived_at, self.stopped_at, self.departed_at))
         if not arrived <= stopped <= departed:
             raise ValueError("arrived_at <= stopped_at <= departed_at must hold")
@@ -159,19 +165,26 @@ class Visit(Event):
         return self
 
 
-class Alert(Event):
+class StationAlert(StrEnum):
+    """The alerts a station raises, listed once. The wire takes any :data:`Name` so that a newer station's
+    new alert still reaches an older collector; the collector's own rules are ``cloud.rules.Rule``."""
+
+    RESTROOM_OVERDUE = "restroom_overdue"
+    KIOSK_BUTTON_STUCK = "kiosk_button_stuck"
+    OUTBOX_FULL = "outbox_full"
+
+
+class AlertBody(EventBody):
     KIND: ClassVar[str] = "alert"
-    kind: Literal["alert"] = "alert"
-    alert: Name = Field(description="What is wrong: restroom_overdue, kiosk_button_stuck, outbox_full, ...")
+    alert: Name = Field(description=f"What is wrong: {', '.join(StationAlert)}, ...")
     state: Literal["open", "cleared"] = Field(description="open when it starts, cleared when it is over")
     subject: Name | None = Field(None, description="The restroom, kiosk, camera ... it concerns")
     message: str = Field("", max_length=500, description="For people")
     value: Finite | None = Field(None, description="The measure behind it, e.g. seconds overdue")
 
 
-class ZoneDwell(Event):
+class ZoneDwellBody(EventBody):
     KIND: ClassVar[str] = "zone"
-    kind: Literal["zone"] = "zone"
     zone: Name
     object_class: Name = Field(description="person, car, truck, ...")
     track_id: Count
@@ -180,7 +193,40 @@ class ZoneDwell(Event):
     dwell_s: Seconds
 
 
+# Each kind's event: its body after the envelope (field order = wire order), ``kind`` pinned to the body's KIND.
+
+
+class Rating(RatingBody, Event):
+    kind: Literal["rating"] = "rating"
+
+
+class Cleaning(CleaningBody, Event):
+    kind: Literal["cleaning"] = "cleaning"
+
+
+class Visit(VisitBody, Event):
+    kind: Literal["visit"] = "visit"
+
+
+class Alert(AlertBody, Event):
+    kind: Literal["alert"] = "alert"
+
+
+class ZoneDwell(ZoneDwellBody, Event):
+    kind: Literal["zone"] = "zone"
+
+
+# The event kinds, listed once: topics, decoding, the edge's drafts and the collector's rollups read them here.
 EVENT_KINDS: dict[str, type[Event]] = {cls.KIND: cls for cls in (Rating, Cleaning, Visit, Alert, ZoneDwell)}
+BODIES: dict[type[EventBody], type[Event]] = {
+    body: cls for cls in EVENT_KINDS.values() for body in cls.__mro__ if body.__dict__.get("KIND") == cls.KIND
+}
+BODY_KINDS: dict[str, type[EventBody]] = {cls.KIND: body for body, cls in BODIES.items()}
+
+
+def event_from(body: EventBody, **envelope: Any) -> Event:
+    """The event a drafted body becomes once the outbox gives it ``id``, ``seq``, ``station`` and ``ts``."""
+    return BODIES[type(body)].model_validate({**envelope, **dict(body), "kind": body.KIND})
 
 
 class Status(Message):
