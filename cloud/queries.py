@@ -16,6 +16,7 @@ from cloud.alerts import open_alert_counts
 from cloud.auth import Scope
 from cloud.config import ScoreSettings
 from cloud.ingest import event_dict
+from cloud.registry import region_sql
 from forecourt.protocol import format_ts, parse_ts
 
 _STATION_COLUMNS = "id, name, region, status, last_seen, version, auto_registered, status_at"
@@ -26,12 +27,12 @@ ROLLUP_COLUMNS = ("station", "bucket", "complete", *rollups.COLUMNS)
 
 def scope_sql(scope: Scope, *, id_column: str = "s.id", region_column: str = "s.region") -> tuple[str, list]:
     """A WHERE fragment over the stations table, and its parameters, selecting exactly the stations
-    ``scope`` covers: the region by whole segments and case-sensitively (``=`` and ``substr``, which
-    compare bytes; ``LIKE`` would fold ASCII case and treat ``%``/``_`` in a path as wildcards)."""
+    ``scope`` covers (the region as :func:`cloud.registry.region_sql` selects it)."""
     clauses, params = [], []
     if scope.region:
-        clauses.append(f"({region_column} = ? OR substr({region_column}, 1, ?) = ?)")
-        params += [scope.region, len(scope.region) + 1, scope.region + "/"]
+        where, args = region_sql(region_column, scope.region)
+        clauses.append(where)
+        params += args
     if scope.station is not None:
         clauses.append(f"{id_column} = ?")
         params.append(scope.station)

@@ -56,12 +56,13 @@ def in_region(region: str, path: str) -> bool:
     return not path or region == path or region.startswith(path + "/")
 
 
-def region_sql(column: str, path: str) -> tuple[str, list[str]]:
-    """A WHERE fragment selecting ``column`` within ``path``, and its parameters."""
+def region_sql(column: str, path: str) -> tuple[str, list]:
+    """A WHERE fragment selecting ``column`` within ``path`` as :func:`in_region` does, and its parameters:
+    by whole segments and case-sensitively (``=`` and ``substr`` compare bytes; ``LIKE`` would fold ASCII
+    case, so a ``region:east`` token would see ``East/...``, and take ``%``/``_`` in a path as wildcards)."""
     if not path:
         return "1", []
-    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"({column} = ? OR {column} LIKE ? ESCAPE '\\')", [path, escaped + "/%"]
+    return f"({column} = ? OR substr({column}, 1, ?) = ?)", [path, len(path) + 1, path + "/"]
 
 
 def ancestors(region: str) -> list[str]:

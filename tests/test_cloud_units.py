@@ -11,7 +11,7 @@ from cloud.config import ScoreSettings
 from cloud.figures import measure, percentile, timeline
 from cloud.ingest import SeqChange, seq_change, split_gap
 from cloud.rankings import PeriodError, parse_period
-from cloud.registry import RegistryError, parse_csv, region_sql
+from cloud.registry import RegistryError, in_region, parse_csv, region_sql
 from cloud.score import Totals, service_score
 from cloud.store import open_db
 from forecourt.cli import main
@@ -125,6 +125,17 @@ def test_region_scope_is_a_path_prefix_not_a_string_prefix(tmp_path):
                                (("a", "north_1"), ("b", "north_1/leeds"), ("c", "northx1/leeds"), ("d", "north_10"))])
     where, params = region_sql("region", "north_1")
     assert [r[0] for r in db.execute(f"SELECT id FROM stations WHERE {where} ORDER BY id", params)] == ["a", "b"]
+
+
+def test_region_sql_selects_exactly_what_in_region_says(tmp_path):
+    """SQL and Python agree on every pair, case and wildcard characters included (LIKE would not)."""
+    regions = ["east", "East", "East/oslo", "east/oslo", "eastern", "ea%t", "ea_t/x", "e", "", "east/oslo/x", "EAST"]
+    db = open_db(tmp_path / "c.db")
+    db["stations"].insert_all([{"id": f"s{i}", "region": r} for i, r in enumerate(regions)])
+    for path in ["east", "East", "ea%t", "ea_t", "east/oslo", "e", "EAST", "ast"]:
+        where, params = region_sql("region", path)
+        got = {r[0] for r in db.execute(f"SELECT region FROM stations WHERE {where}", params)}
+        assert got == {r for r in regions if in_region(r, path)}, path
 
 
 def test_station_csv_errors_name_their_lines():
