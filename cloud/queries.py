@@ -139,6 +139,17 @@ def dead_letters(db: Database, scope: Scope, limit: int = 500) -> list[dict]:
     ]
 
 
+def poison_hours(db: Database, scope: Scope, limit: int = 500) -> list[dict]:
+    where, params = scope_sql(scope)
+    rows = db.execute(
+        f"""SELECT p.station, p.hour, p.error, p.attempts, p.failed_at FROM poison_hours p
+            JOIN stations s ON s.id = p.station WHERE {where} ORDER BY p.failed_at DESC, p.station, p.hour LIMIT ?""",
+        [*params, limit],
+    )
+    keys = ("station", "hour", "error", "attempts", "failed_at")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
 def alerts(
     db: Database, scope: Scope, *, now: datetime, state: str | None = None, overdue: bool | None = None,
     limit: int = 1000,

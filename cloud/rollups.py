@@ -249,27 +249,37 @@ def metrics(
     db: Database, *, bucket: str, station: str | None = None, region: str | None = None,
     scope: tuple[str, list] = ("1", []), start: str | None = None, end: str | None = None,
 ) -> list[dict]:
-    """Figures per bucket (hour, day or month) for one station or all stations of a region in scope."""
+    """Figures per bucket (hour, day or month) for one station or all stations of a region in scope.
+
+    Each bucket's coverage counts the station-hours in it set aside as poison: their figures are missing
+    from the bucket, and a bucket with nothing but poison still appears, so a gap never reads as a quiet hour.
+    """
     period, width = {"hour": ("hour", 13), "day": ("day", 10), "month": ("month", 7)}[bucket]
-    clauses, params = ["period = ?"], [period]
     if station is not None:
-        clauses.append("station = ?")
-        params.append(station)
+        stations, params = "station = ?", [station]
     else:
         where, args = region_sql("s.region", region or "")
         scope_sql, scope_args = scope
-        clauses.append(f"station IN (SELECT s.id FROM stations s WHERE {scope_sql} AND {where})")
-        params += scope_args + args
-    if start:
-        clauses.append("bucket >= ?")
-        params.append(start[:width])
-    if end:
-        clauses.append("bucket < ?")
-        params.append(end[:width])
+        stations, params = f"station IN (SELECT s.id FROM stations s WHERE {scope_sql} AND {where})", scope_args + args
+    bounds = [(op, when[:width]) for op, when in ((">=", start), ("<", end)) if when]
+
+    def within(key: str) -> str:
+        return "".join(f" AND {key} {op} ?" for op, _ in bounds)
+
     groups: dict[str, list[dict]] = defaultdict(list)
-    for row in _rows(db, " AND ".join(clauses), params):
+    for row in _rows(db, f"period = ? AND {stations}{within('bucket')}", [period, *params, *(v for _, v in bounds)]):
         groups[row["bucket"]].append(row)
-    return [{"bucket": bucket_ts(key), **figures(merge(rows))} for key, rows in sorted(groups.items())]
+    poisoned = dict(db.execute(
+        f"""SELECT substr(hour, 1, {width}) AS key, count(*) FROM poison_hours
+            WHERE {stations}{within(f'substr(hour, 1, {width})')} GROUP BY key""",
+        [*params, *(v for _, v in bounds)],
+    ).fetchall())
+    out = []
+    for key in sorted(groups.keys() | poisoned.keys()):
+        shown = figures(merge(groups.get(key, [])))
+        shown["coverage"]["poisoned_hours"] = poisoned.get(key, 0)
+        out.append({"bucket": bucket_ts(key), **shown})
+    return out
 
 
 def utc(text: str) -> datetime:

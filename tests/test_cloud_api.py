@@ -27,7 +27,7 @@ ROLES = {"hq": "hq", "north": "region:north", "leeds-area": "region:north/leeds"
 ENDPOINTS = [
     "/api/v1/me", "/api/v1/regions", "/api/v1/stations", "/api/v1/stations/leeds-01",
     "/api/v1/stations/leeds-01/events", "/api/v1/metrics?station=leeds-01", "/api/v1/rankings", "/api/v1/alerts",
-    "/api/v1/export/events.csv", "/api/v1/export/rollups.csv", "/api/v1/dead-letters",
+    "/api/v1/export/events.csv", "/api/v1/export/rollups.csv", "/api/v1/dead-letters", "/api/v1/poison-hours",
 ]
 
 
@@ -210,6 +210,28 @@ def test_exports_and_dead_letters_are_scoped(api):
         "payload is not JSON: Expecting value at line 1 column 1", "not json", 8)
 
 
+def test_poison_hours_are_listed_within_scope(api, tmp_path):
+    client, tokens, _ = api
+    db = open_db(tmp_path / "collector.db")
+    db.execute("INSERT INTO events (id, station, kind, ts, seq, received_at, payload) VALUES (?,?,?,?,?,?,?)",
+               ["broken-01", "york-01", "rating", "2026-11-06T10:40:00.000Z", 9, "2026-11-06T10:40:00.000Z", "{"])
+    db.execute("INSERT INTO dirty (station, hour) VALUES ('york-01', '2026-11-06T10')")
+    db.conn.commit()
+    run_rollups(db, NOW, CollectorConfig().goals)
+    db.close()
+
+    def hours(name, **params):
+        response = get(client, tokens[name], "/api/v1/poison-hours", **params)
+        return response.status_code if response.status_code != 200 else [(p["station"], p["hour"]) for p in response.json()]
+
+    assert hours("hq") == hours("north") == [("york-01", "2026-11-06T10")]
+    assert hours("leeds-area") == hours("bath") == []
+    assert hours("leeds", station="york-01") == 403
+    [york] = get(client, tokens["north"], "/api/v1/metrics", station="york-01", bucket="hour",
+                 start="2026-11-06T10:00:00.000Z", end="2026-11-06T11:00:00.000Z").json()
+    assert york["coverage"]["poisoned_hours"] == 1
+
+
 def test_openapi_lists_the_contract_to_a_caller_with_a_token(api):
     client, tokens, _ = api
     assert client.get("/openapi.json").status_code == 401
@@ -218,7 +240,7 @@ def test_openapi_lists_the_contract_to_a_caller_with_a_token(api):
     assert {p.removeprefix("/api/v1") for p in paths} >= {
         "/me", "/regions", "/stations", "/stations/{station}", "/stations/{station}/events", "/metrics",
         "/rankings", "/alerts", "/alerts/{alert_id}/acknowledge", "/alerts/{alert_id}/resolve",
-        "/export/events.csv", "/export/rollups.csv", "/dead-letters",
+        "/export/events.csv", "/export/rollups.csv", "/dead-letters", "/poison-hours",
     }
 
 

@@ -113,7 +113,7 @@ def _metric(bucket, ratings, hi, bad, rr, hir, cleanings, compliance, gap, episo
         "longest_gap_min": gap, "overdue_episodes": episodes, "flagged": flagged, "visits": visits,
         "vehicles_per_hour": vph, "greet_p50": greet[0], "greet_p90": greet[1], "greet_within_goal": within,
         "dwell_p50": dwell[0], "dwell_p90": dwell[1],
-        "coverage": {"online_min": online_min, "camera_fps": fps, "excluded": excluded},
+        "coverage": {"online_min": online_min, "camera_fps": fps, "excluded": excluded, "poisoned_hours": 0},
     }
 
 

@@ -10,12 +10,12 @@ import pytest
 
 from cloud.config import GoalSettings
 from cloud.ingest import Ingestor
-from cloud.rollups import RollupRun, roll_up, run_rollups
+from cloud.rollups import RollupRun, metrics, roll_up, run_rollups
 from cloud.store import open_db
 from tests.cloud_kit import rating, store_at
 
 NOW = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
-ANCIENT = "0001-01-01T00:00:00.000Z"  # the rollups' "start - 7 days" overflows on it
+ANCIENT = "0001-01-01T00:00:00.000Z"  # out of the protocol's range; the rollups' "start - 7 days" overflows on it
 
 
 def _hours(db) -> list[tuple]:
@@ -58,10 +58,10 @@ def test_a_poison_hour_is_set_aside_and_every_other_hour_is_rolled_up(db, caplog
         ("a", "2026-11-23", 2), ("b", "2026-11-23", 1)]
     poison = _poison(db)
     assert [(s, h, n) for s, h, _, n in poison] == [("a", "0001-01-01T00", 1), ("c", "2026-11-23T10", 1)]
-    assert poison[0][2].startswith("OverflowError: date value out of range")
+    assert poison[0][2].startswith("ValueError: stored rating event no longer validates: field 'ts': 0001-01-01")
     assert poison[1][2].startswith("ValueError: stored rating event no longer validates: Invalid JSON")
     assert db.execute("SELECT * FROM dirty").fetchall() == []  # settled: rolled up or set aside
-    assert "station a hour 0001-01-01T00 set aside in poison_hours: OverflowError" in caplog.text
+    assert "station a hour 0001-01-01T00 set aside in poison_hours: ValueError: stored rating" in caplog.text
     assert "2 station-hour(s) set aside in poison_hours; 3 rolled up" in caplog.text
 
     assert roll_up(db, NOW, GoalSettings()) == RollupRun(0, 0)  # not retried on every run
@@ -129,3 +129,17 @@ def test_bad_data_is_the_hours_fault_and_a_busy_database_is_not(tmp_path):
     assert not _database_fault(malformed.value)
     assert _database_fault(busy)
     assert not _database_fault(OverflowError("date value out of range"))
+
+
+def test_metrics_count_the_poison_hours_in_each_bucket(db):
+    """A bucket's figures say how many station-hours are missing from them; a poison-only bucket still shows."""
+    run_rollups(db, NOW, GoalSettings())
+    hours = {m["bucket"]: m for m in metrics(db, bucket="hour")}
+    assert hours["2026-11-23T10:00:00.000Z"]["coverage"]["poisoned_hours"] == 1  # c's hour, beside b's figures
+    assert hours["2026-11-23T10:00:00.000Z"]["ratings"]["1"] == 1
+    assert hours["2026-11-23T09:00:00.000Z"]["coverage"]["poisoned_hours"] == 0
+    assert hours["0001-01-01T00:00:00.000Z"]["coverage"]["poisoned_hours"] == 1
+    assert hours["0001-01-01T00:00:00.000Z"]["ratings"] == dict.fromkeys("12345", 0)
+    [day] = metrics(db, bucket="day", station="c", start="2026-11-23T00:00:00.000Z")
+    assert (day["bucket"], day["coverage"]["poisoned_hours"]) == ("2026-11-23T00:00:00.000Z", 1)
+    assert metrics(db, bucket="day", station="b")[0]["coverage"]["poisoned_hours"] == 0

@@ -54,6 +54,14 @@ class DeadLetter(BaseModel):
     payload: str = Field(description="The kept bytes, decoded as UTF-8 with replacement")
 
 
+class PoisonHour(BaseModel):
+    station: str
+    hour: str = Field(description="The station-hour, e.g. 2026-11-23T10 (UTC)")
+    error: str
+    attempts: int = Field(description="Times its recomputation failed")
+    failed_at: str
+
+
 class Alert(BaseModel):
     id: int
     station: str
@@ -81,6 +89,7 @@ class Coverage(BaseModel):
     online_min: float
     camera_fps: float | None
     excluded: dict[str, int]
+    poisoned_hours: int = Field(0, description="Station-hours whose rollup failed and is set aside (see poison-hours)")
 
 
 class Metric(BaseModel):

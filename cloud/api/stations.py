@@ -1,4 +1,4 @@
-"""Who am I, regions, stations (list and detail), a station's raw events, dead letters."""
+"""Who am I, regions, stations (list and detail), a station's raw events, dead letters, poison hours."""
 
 from typing import Annotated, Literal
 
@@ -18,7 +18,7 @@ from cloud.api.deps import (
     parse_time,
     request_scope,
 )
-from cloud.api.schemas import DeadLetter, Me, Station, StationDetail
+from cloud.api.schemas import DeadLetter, Me, PoisonHour, Station, StationDetail
 from cloud.registry import all_regions
 
 router = APIRouter(tags=["stations"])
@@ -70,3 +70,12 @@ def dead_letters(
 ) -> list[dict]:
     """Messages that could not be stored, newest first, with why; those with no station are HQ's only."""
     return queries.dead_letters(db, request_scope(db, user, region=region, station=station), limit)
+
+
+@router.get("/poison-hours", response_model=list[PoisonHour])
+def poison_hours(
+    db: DbDep, user: CurrentUser, station: StationQ = None, region: RegionQ = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> list[dict]:
+    """Station-hours whose rollup failed and is set aside, newest failure first, with the error."""
+    return queries.poison_hours(db, request_scope(db, user, region=region, station=station), limit)

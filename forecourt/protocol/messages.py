@@ -29,7 +29,8 @@ def format_ts(when: datetime) -> str:
     if when.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
     when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    # Not strftime's %Y: it does not pad years before 1000 ('1-01-01'), which a poison hour's bucket can be.
+    return f"{when.year:04d}-" + when.strftime("%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def format_epoch(seconds: float) -> str:
