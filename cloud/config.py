@@ -62,6 +62,58 @@ class GoalSettings(Section):
     min_visit_fps: float = Field(2.0, ge=0, description="Visits analysed below this frame rate are excluded from greet figures")
 
 
+class BadScores(Section):
+    """The highest score that is still bad, per kiosk size; the defaults are the lower half of each scale,
+    as the Happy Index counts it (docs/SCORE.md)."""
+
+    of_3: int = Field(1, ge=0, le=3, description="A rating on a 3-button kiosk at or below this score is bad (0: none)")
+    of_4: int = Field(2, ge=0, le=4, description="A rating on a 4-button kiosk at or below this score is bad (0: none)")
+    of_5: int = Field(2, ge=0, le=5, description="A rating on a 5-button kiosk at or below this score is bad (0: none)")
+
+    def by_scale(self) -> dict[int, int]:
+        return {3: self.of_3, 4: self.of_4, 5: self.of_5}
+
+
+class FollowupSettings(Section):
+    bad_at_most: BadScores = Field(default_factory=BadScores, description="Which ratings open a follow-up item")
+    follow_up_h: float = Field(24.0, gt=0, description="Hours from a bad rating within which someone must follow it up (acknowledge)")
+    rectify_working_days: int = Field(
+        3, ge=1, description="Working days from a bad rating within which it must be rectified (closed with what was done)"
+    )
+    timezone: str = Field("UTC", description="IANA time zone of stations the registry gives none (its CSV's timezone column)")
+    holidays: dict[str, str] = Field(
+        default_factory=dict,
+        description="Public-holiday calendar per region path, e.g. {'' = 'NO', 'sweden' = 'SE', 'uk/wales' = 'GB-WLS'}: "
+        "'' is the whole chain, the longest containing path wins; codes are the holidays package's country[-subdivision]",
+    )
+    first_run_days: float = Field(
+        7.0, ge=0, description="On its first run the job considers ratings received this many days back, not all history"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from cloud.registry import zone
+
+        zone(value)
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: dict[str, str]) -> dict[str, str]:
+        from cloud.followups import holiday_calendar
+        from cloud.registry import normalise_region
+
+        checked = {}
+        for path, code in value.items():
+            try:
+                holiday_calendar(code)
+                checked[normalise_region(path)] = code
+            except ValueError as err:
+                raise ValueError(f"holidays[{path!r}]: {err}") from None
+        return checked
+
+
 class ScoreWeights(Section):
     satisfaction: float = Field(0.35, ge=0, description="Weight of the Happy Index (0-100)")
     no_bad_ratings: float = Field(0.15, ge=0, description="Weight of 100 x (1 - bad-rating rate)")
@@ -111,6 +163,9 @@ class CollectorConfig(Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Batching and dead letters")
     goals: GoalSettings = Field(default_factory=GoalSettings, description="Service goals the figures are judged against")
     score: ScoreSettings = Field(default_factory=ScoreSettings, description="The service score formula (docs/SCORE.md)")
+    followups: FollowupSettings = Field(
+        default_factory=FollowupSettings, description="Follow-up items opened by every bad rating, their deadlines and escalation"
+    )
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert rule thresholds and deadlines")
 
 

@@ -11,6 +11,7 @@ import uvicorn
 
 from cloud.api import create_app
 from cloud.config import CollectorConfig
+from cloud.followup_records import run_followups
 from cloud.ingest import Ingestor
 from cloud.rollups import run_rollups
 from cloud.rules import run_rules
@@ -24,7 +25,8 @@ log = logging.getLogger("forecourt.collector")
 
 
 class Jobs:
-    """Every ``interval_s``: recompute dirty rollups, then evaluate the alert rules (on its own connection)."""
+    """Every ``interval_s``: recompute dirty rollups, evaluate the alert rules, then open follow-up items for
+    the bad ratings received since the last run and escalate passed deadlines (on its own connection)."""
 
     def __init__(self, config: CollectorConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config
@@ -32,18 +34,20 @@ class Jobs:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="collector-jobs", daemon=True)
 
-    def run_once(self, db) -> tuple[int, int]:
+    def run_once(self, db) -> tuple[int, int, int]:
+        """Station-hours rolled up, alerts opened, follow-up items opened."""
         now = self.clock()
         hours = run_rollups(db, now, self.config.goals)
-        return hours, run_rules(db, self.config.alerts, now)
+        opened = run_rules(db, self.config.alerts, now)
+        return hours, opened, run_followups(db, self.config.followups, now).opened
 
     def _loop(self) -> None:
         db = open_db(self.config.database.path)
         while not self._stop.wait(self.config.ingest.rollup_interval_s):
             try:
-                hours, opened = self.run_once(db)
-                if hours or opened:
-                    log.info("rolled up %d station-hours; %d alert(s) opened", hours, opened)
+                hours, opened, followups = self.run_once(db)
+                if hours or opened or followups:
+                    log.info("rolled up %d station-hours; %d alert(s), %d follow-up(s) opened", hours, opened, followups)
             except Exception:  # a bad run must not end the job; the next one tries again
                 log.exception("rollup/alert run failed")
 

@@ -93,7 +93,7 @@ def test_the_output_says_which_kind_of_file_it_checked(tmp_path):
     assert ok.returncode == 0 and "valid station config (it has [station]; checked as forecourt edge checks it" in ok.stdout
     collector = tmp_path / "collector.toml"
     collector.write_text(COLLECTOR)
-    assert "valid collector config (it has [database], [http]" in check(collector).stdout
+    assert "valid collector config (it has [database], [followups], [http]" in check(collector).stdout
 
 
 @pytest.mark.parametrize(("data", "kind"), [

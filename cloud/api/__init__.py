@@ -32,7 +32,7 @@ def create_app(
     source: CollectorConfig | str | Path, *, clock: Callable[[], datetime] = utc_now, dashboard: bool = True
 ) -> FastAPI:
     """An app over the database named by a collector config or given as a path (created and migrated here)."""
-    from cloud.api import alerts, exports, metrics, rankings, stations
+    from cloud.api import alerts, exports, followups, metrics, rankings, stations
     from cloud.api.deps import CurrentUser
     from cloud.api.security import SecurityHeaders
 
@@ -42,7 +42,7 @@ def create_app(
     app = FastAPI(
         title="Forecourt HQ API",
         version="1",
-        description="Station status, service metrics, scores, rankings and alerts. Times are RFC 3339 UTC.",
+        description="Station status, service metrics, scores, rankings, alerts and follow-ups of bad ratings. Times are RFC 3339 UTC.",
         docs_url=None, redoc_url=None, openapi_url=None,
     )
     app.add_middleware(SecurityHeaders, api_prefix=API_PREFIX + "/")
@@ -55,7 +55,7 @@ def create_app(
     app.state.db_path = str(db_path)
     app.state.clock = clock
     app.state.config = config
-    for module in (stations, metrics, rankings, alerts, exports):
+    for module in (stations, metrics, rankings, alerts, followups, exports):
         app.include_router(module.router, prefix=API_PREFIX)
     if dashboard and importlib.util.find_spec("cloud.dashboard") is not None:
         from cloud import dashboard as dashboard_module
