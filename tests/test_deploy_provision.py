@@ -81,7 +81,7 @@ def test_collector_files_are_valid_and_other_users_are_kept(tmp_path):
     assert sorted(entries) == ["a", "collector"] and dict(entries["a"].hashed) == before
     assert entries["collector"].collector and not entries["a"].collector
     assert mode(dynsec) == 0o640
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "forecourt-dynsec.json", "hq"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "forecourt-dynsec.json", "hq", "stations.csv"]  # no temp files left
 
 
 def test_a_second_collector_gets_its_own_username_and_no_station_may_take_a_collectors(tmp_path, capsys):

@@ -2,21 +2,28 @@
 
 ``forecourt provision station ID --region PATH`` picks a random password, adds the station to the broker's
 dynamic-security file (its password hash and a role that lets it publish and read only its own topics;
-see forecourt.broker), and writes ``station.toml`` (valid for ``forecourt check-config``) and
-``credentials`` (``username:password``, mode 0600) into ``--out``. Copy both to ``/etc/forecourt/`` on the
-station. ``forecourt provision collector [--username NAME]`` does the same for a collector's MQTT user.
+see forecourt.broker), and writes ``station.toml`` and ``credentials`` (``username:password``, mode 0600)
+into ``--out``. Copy both to ``/etc/forecourt/`` on the station; ``forecourt check-config`` passes the
+skeleton once the files it names are there (``--no-files`` before). ``forecourt provision collector
+[--username NAME]`` does the same for a collector's MQTT user.
+
+The station's name, region and time zone also go into a registry CSV (``--registry``, default
+``stations.csv`` beside ``--out``; one row per station, rewritten when provisioned again): the station's own messages
+carry none of them, so HQ learns them from ``forecourt stations import - < stations.csv``.
 
 Mosquitto 2.0.11 reads that file only when it starts: ``systemctl restart mosquitto`` afterwards (once for
 a day's batch of stations). Every client reconnects; stations keep their events until HQ stored them.
 """
 
 import argparse
+import csv
+import io
 import json
 import os
 import re
 import secrets
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +35,8 @@ from forecourt.settings import validate
 
 DEFAULT_DYNSEC = Path("/etc/mosquitto/forecourt-dynsec.json")
 DEFAULT_ETC = Path("/etc/forecourt")
+REGISTRY_NAME = "stations.csv"  # beside the stations' folders unless --registry says otherwise
+REGISTRY_COLUMNS = ("id", "name", "region", "timezone")  # what `forecourt stations import` reads
 STATION_BROKER = "mqtts://mqtt.example.com:8883"
 COLLECTOR_BROKER = "mqtt://127.0.0.1:1883"  # the loopback listener of systemd/mosquitto/forecourt.conf
 PASSWORD_BYTES = 24  # 192 bits; token_urlsafe never yields ':' so the credentials file stays parseable
@@ -43,6 +52,7 @@ class Provisioned:
     config_file: Path
     credentials_file: Path
     dynsec_file: Path
+    registry_file: Path | None = None  # stations only: the CSV row HQ imports
 
 
 def toml_string(value: str) -> str:
@@ -219,10 +229,13 @@ def provision_station(
     name: str = "",
     timezone: str = "UTC",
     etc: Path = DEFAULT_ETC,
+    registry: Path | None = None,
     force: bool = False,
     now: datetime | None = None,
 ) -> Provisioned:
-    """Write ``out/station.toml`` and ``out/credentials`` and add the station to ``dynsec``."""
+    """Write ``out/station.toml`` and ``out/credentials``, add the station to ``dynsec`` and its row to
+    ``registry`` (default: ``stations.csv`` beside ``out``)."""
+    registry = registry or out.parent / REGISTRY_NAME
     user = station_user(station_id, dynsec)
     text = station_config_text(
         user,
@@ -233,7 +246,33 @@ def provision_station(
         etc=etc,
         written=now or datetime.now(UTC),
     )
-    return _provision(user, text, "station", out / "station.toml", out / "credentials", dynsec, force)
+    rows = read_registry(registry)  # a broken registry is refused before anything is written
+    done = _provision(user, text, "station", out / "station.toml", out / "credentials", dynsec, force)
+    rows[user] = {"id": user, "name": name, "region": region, "timezone": timezone}
+    _write(registry, registry_text(rows.values()), 0o644)
+    return replace(done, registry_file=registry)
+
+
+def read_registry(path: Path) -> dict[str, dict[str, str]]:
+    """The rows of a registry CSV by station id; {} when there is none yet."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"--registry {path}: cannot be read: {getattr(err, 'strerror', None) or err}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if not {"id", "name", "region"} <= set(reader.fieldnames or ()):
+        raise ConfigError(f"--registry {path}: not a station registry (its header must name {', '.join(REGISTRY_COLUMNS)})")
+    return {row["id"]: {c: row.get(c) or "" for c in REGISTRY_COLUMNS} for row in reader if row.get("id")}
+
+
+def registry_text(rows) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, REGISTRY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(sorted(rows, key=lambda row: row["id"]))
+    return out.getvalue()
 
 
 def provision_collector(
@@ -264,6 +303,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     station.add_argument("--region", required=True, help="region path, e.g. east/oslo/sentrum")
     station.add_argument("--name", default="", help="human name shown at HQ")
     station.add_argument("--timezone", default="UTC", help="IANA time zone of the station (default UTC)")
+    station.add_argument(
+        "--registry", type=Path,
+        help=f"CSV the station's name, region and time zone are added to, for `forecourt stations import` (default: {REGISTRY_NAME} beside --out)",
+    )
     collector = which.add_parser("collector", help="a collector's MQTT user, credentials and config skeleton")
     collector.add_argument(
         "--username", default=COLLECTOR_USER, help=f"MQTT username, one per collector instance (default {COLLECTOR_USER})"
@@ -286,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
     if args.what == "station":
         done = provision_station(
             args.id, region=args.region, name=args.name, timezone=args.timezone, out=args.out or Path(args.id),
-            dynsec=args.dynsec, broker_url=args.broker, etc=args.etc, force=args.force,
+            dynsec=args.dynsec, broker_url=args.broker, etc=args.etc, registry=args.registry, force=args.force,
         )
         target = "the station"
     else:
@@ -299,4 +342,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {done.config_file} and {done.credentials_file} (mode 0600)")
     print("next: sudo systemctl restart mosquitto   # the broker reads its dynamic-security file when it starts")
     print(f"      copy both files to {args.etc}/ on {target}, owned by the forecourt user (docs/INSTALL.md)")
+    if done.registry_file is not None:
+        print(f"      HQ learns its name and region from {done.registry_file}, once the collector runs:")
+        print(f"      sudo -u forecourt forecourt stations import - --config {args.etc}/collector.toml < {done.registry_file}")
     return 0
