@@ -139,6 +139,11 @@ class KioskConfig(Section):
 class CameraConfig(Section):
     source: str = Field(description="Video file path, rtsp:// URL, or a V4L2 device index such as '0'")
     fps: float = Field(5.0, gt=0, le=60, description="Analysis rate; frames are paced to it")
+    source_fps: float | None = Field(
+        None, gt=0, le=240,
+        description="A recording's true frame rate, when its container declares another (files only); "
+        "empty = the container's rate. Every time measured from a file runs on this clock",
+    )
     retry_max_s: float = Field(60.0, gt=0, description="Longest wait between attempts to reopen a dead camera")
     loop: bool = Field(False, description="Replay a video file from the start when it ends (demos, soak tests)")
 

@@ -11,6 +11,7 @@ from edge.events import Draft
 from forecourt.cli import main
 from forecourt.commands.analyze import percentile, summarise, write_events
 from forecourt.protocol import EVENT_KINDS, format_epoch
+from models.quantize import read_frames
 from tests.drafting import draft
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,9 +50,9 @@ def test_csv_and_jsonl_have_one_row_per_event(tmp_path):
     write_events(tmp_path / "e.csv", drafts)
     rows = list(csv.DictReader((tmp_path / "e.csv").open()))
     assert [(r["kind"], r["bay"], r["zone"]) for r in rows] == [("visit", "bay-1", ""), ("zone", "", "road")]
-    write_events(tmp_path / "e.jsonl", drafts)
+    write_events(tmp_path / "e.jsonl", drafts, source_fps=7.0)
     lines = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
-    assert lines[1] == {"kind": "zone", "at": format_epoch(50.0), **ROAD_DWELL}
+    assert lines[1] == {"kind": "zone", "at": format_epoch(50.0), **ROAD_DWELL, "source_fps": 7.0}
 
 
 def test_analyze_vtest_end_to_end(tmp_path, capsys):
@@ -74,6 +75,39 @@ def test_analyze_vtest_end_to_end(tmp_path, capsys):
     ok, frame = cap.read()
     cap.release()
     assert ok and frame.shape == (576, 768, 3)
+
+
+def _analyse(video: Path, out: Path, capsys, *extra: str) -> tuple[list[dict], str]:
+    rc = main(["analyze", str(video), "--config", str(CONFIG), "--out", str(out), "--max-seconds", "12",
+               "--start", "2026-11-23T08:00:00Z", "--no-progress", *extra])
+    assert rc == 0
+    return [json.loads(line) for line in out.read_text().splitlines()], capsys.readouterr().out
+
+
+def _timing(rows: list[dict]) -> list[tuple]:
+    return [(r["kind"], r.get("zone"), r.get("track_id"), r.get("entered_at"), r.get("exited_at"), r["dwell_s"])
+            for r in rows]
+
+
+def test_a_recording_whose_container_declares_the_wrong_rate_is_timed_right_with_source_fps(tmp_path, capsys):
+    """The same real frames, losslessly re-wrapped in a container that says 25 frames/s: with --source-fps
+    the records equal the original's to the millisecond; without it every duration shrinks."""
+    copy = tmp_path / "says-25fps.avi"
+    writer = cv2.VideoWriter(str(copy), cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (768, 576))
+    for _, image in read_frames(VIDEO, range(90)):  # 12.9 s at the footage's own 7 frames/s
+        writer.write(image)
+    writer.release()
+
+    original, said = _analyse(VIDEO, tmp_path / "original.jsonl", capsys)
+    assert "clock: 7 frames/s from camera.source_fps (the container declares 10)" in said
+    fixed, said = _analyse(copy, tmp_path / "fixed.jsonl", capsys, "--source-fps", "7")
+    assert "clock: 7 frames/s from --source-fps (the container declares 25)" in said
+    wrong, said = _analyse(copy, tmp_path / "wrong.jsonl", capsys)
+    assert "clock: 25 frames/s, as the file's container declares" in said
+
+    assert len(original) >= 3 and _timing(fixed) == _timing(original)
+    assert {r["source_fps"] for r in fixed} == {7.0}
+    assert sum(r["dwell_s"] for r in wrong) < 0.5 * sum(r["dwell_s"] for r in original)
 
 
 def test_analyze_refuses_a_missing_video_and_an_unknown_output_format(tmp_path, capsys):

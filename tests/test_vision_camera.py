@@ -86,6 +86,21 @@ def test_fast_replay_ends_cleanly_with_clip_time_stamps(short_clip):
         assert cam.stats()["camera_ok"] and cam.stats()["last_error"] is None
 
 
+@pytest.mark.parametrize(("fps", "source_indices"), [(7.0, list(range(12))), (5.0, [0, 1, 3, 4, 6, 7, 8, 10, 11])])
+def test_a_recording_runs_on_its_true_clock_when_the_container_declares_another(short_clip, fps, source_indices):
+    """short.avi says 10 fps; told it was recorded at 7, frames are picked and stamped 1/7 s apart."""
+    clock = FakeClock()
+    cfg = CameraConfig(source=str(short_clip), fps=fps, source_fps=7.0)
+    with Camera(cfg, clock=clock, wall=clock.wall, sleep=clock.sleep, realtime=False) as cam:
+        frames = list(cam)
+        assert cam.source_fps == 7.0
+    expected = dict(read_frames(short_clip, source_indices))
+    assert len(frames) == len(source_indices)
+    for frame, index in zip(frames, source_indices, strict=True):
+        assert np.array_equal(frame.image, expected[index])
+        assert frame.ts - frames[0].ts == pytest.approx(index / 7.0)
+
+
 def test_looped_replay_keeps_time_moving_forward(short_clip):
     clock = FakeClock()
     with camera(str(short_clip), clock, fps=10.0, realtime=False, loop=True) as cam:

@@ -150,7 +150,7 @@ class Camera:
         if self.live:
             self._grabber = Grabber(cap, self._wall)
         else:
-            src_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+            src_fps = self.cfg.source_fps or cap.get(cv2.CAP_PROP_FPS) or 0.0
             # Hand out every (src_fps / fps)-th frame so the clip's time runs at its real speed.
             self._step = max(1.0, src_fps / self.cfg.fps) if src_fps > 0 else 1.0
             self._src_fps = src_fps if src_fps > 0 else self.cfg.fps
@@ -230,6 +230,11 @@ class Camera:
                 yield frame
 
     # -- health --------------------------------------------------------------------------------
+    @property
+    def source_fps(self) -> float:
+        """The rate a file's frames are timed by: ``source_fps`` if set, else the container's (once opened)."""
+        return self._src_fps
+
     def stats(self) -> dict[str, Any]:
         times = self._times
         span = times[-1] - times[0] if len(times) > 1 else 0.0

@@ -20,6 +20,7 @@ from forecourt.protocol import VisitBody, ZoneDwellBody
 FIELDS = [
     "kind", "at", "bay", "zone", "object_class", "track_id", "arrived_at", "stopped_at", "greeted_at",
     "departed_at", "greet_s", "dwell_s", "entered_at", "exited_at", "merged_gaps", "occluded_s", "min_fps",
+    "source_fps",
 ]
 
 
@@ -29,6 +30,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE", help="write events here: .jsonl (JSON lines) or .csv")
     parser.add_argument("--annotate", metavar="OUT.mp4", help="also write a video with zones, tracks and timers")
     parser.add_argument("--fps", type=float, help="analysis rate (default: the config's camera fps, else 5)")
+    parser.add_argument("--source-fps", type=float, metavar="FPS",
+                        help="the recording's true frame rate when its container declares a wrong one "
+                             "(default: the config's camera.source_fps, else the container's)")
     parser.add_argument("--start", metavar="TIME",
                         help="wall time of the first frame, ISO 8601 (default: the file's modification time)")
     parser.add_argument("--max-seconds", type=float, metavar="S", help="analyse only the first S seconds")
@@ -78,10 +82,29 @@ def summarise(drafts: list[Any], goals: dict[str, float], passes: int) -> list[s
     return lines
 
 
-def write_events(path: Path, drafts: list[Any]) -> None:
+def _configured_source_fps(camera: Any, video: Path) -> float | None:
+    """``camera.source_fps`` describes ``camera.source``: it applies only when that is the file analysed."""
+    if camera is None or camera.source_fps is None:
+        return None
+    try:
+        return camera.source_fps if Path(camera.source).resolve() == video.resolve() else None
+    except OSError:
+        return None
+
+
+def clock_line(used: float, declared: float, given_by: str | None) -> str:
+    """Which clock the results run on: a wrong one makes every duration wrong by the same factor."""
+    if given_by is None:
+        return f"clock: {used:g} frames/s, as the file's container declares"
+    note = f"the container declares {declared:g}" if declared else "the container declares no rate"
+    return f"clock: {used:g} frames/s from {given_by} ({note})"
+
+
+def write_events(path: Path, drafts: list[Any], *, source_fps: float | None = None) -> None:
+    """One row per event; each carries the clock (``source_fps``) its times were measured on."""
     from forecourt.protocol import format_epoch
 
-    rows = [{"kind": d.kind, "at": format_epoch(d.at), **d.fields} for d in drafts]
+    rows = [{"kind": d.kind, "at": format_epoch(d.at), **d.fields, "source_fps": source_fps} for d in drafts]
     with path.open("w", newline="") as f:
         if path.suffix.lower() == ".csv":
             writer = csv.DictWriter(f, FIELDS, extrasaction="ignore")
@@ -111,13 +134,19 @@ def run(args: argparse.Namespace) -> int:
     config = load_station_config(args.config)
     fps = args.fps or (config.camera.fps if config.camera else 5.0)
     start = parse_start(args.start, video)
+    if args.source_fps is not None and not 0 < args.source_fps <= 240:
+        print(f"error: --source-fps {args.source_fps:g}: give the recording's frame rate, 0 < FPS <= 240", file=sys.stderr)
+        return 2
     probe = cv2.VideoCapture(str(video))
-    src_fps, src_frames = probe.get(cv2.CAP_PROP_FPS) or fps, probe.get(cv2.CAP_PROP_FRAME_COUNT) or 0
+    declared, src_frames = probe.get(cv2.CAP_PROP_FPS) or 0.0, probe.get(cv2.CAP_PROP_FRAME_COUNT) or 0
     probe.release()
+    given = args.source_fps or _configured_source_fps(config.camera, video)
+    src_fps = given or declared or fps
+    print(clock_line(src_fps, declared, "--source-fps" if args.source_fps else "camera.source_fps" if given else None))
     seconds = src_frames / src_fps if src_frames > 0 else None
     if args.max_seconds is not None:
         seconds = min(seconds or args.max_seconds, args.max_seconds)
-    camera = Camera(CameraConfig(source=str(video), fps=fps), realtime=False, wall=lambda: start)
+    camera = Camera(CameraConfig(source=str(video), fps=fps, source_fps=src_fps), realtime=False, wall=lambda: start)
     frames = (f for f in camera if args.max_seconds is None or f.ts - start < args.max_seconds)
 
     from tqdm import tqdm
@@ -149,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     for line in summarise(sink.drafts, goals, pipeline.scene.passes):
         print(line)
     if args.out:
-        write_events(Path(args.out), sink.drafts)
+        write_events(Path(args.out), sink.drafts, source_fps=src_fps)
         print(f"wrote {len(sink.drafts)} events to {args.out}")
     if writer is not None:
         print(f"wrote {writer.frames} annotated frames to {args.annotate}")
