@@ -121,8 +121,17 @@ class ScoreWeights(Section):
     greeting: float = Field(0.25, ge=0, description="Weight of the share of greeted cars greeted within the goal")
 
 
+COMPONENTS = ("satisfaction", "no_bad_ratings", "compliance", "greeting")
+
+
 class ScoreSettings(Section):
     weights: ScoreWeights = Field(default_factory=ScoreWeights, description="Component weights; renormalised over components with data")
+    required: tuple[str, ...] = Field(
+        COMPONENTS,
+        description="Components a station needs enough data for to be scored at all; without one it is insufficient "
+        "(listed, not ranked) instead of being scored on the others. A chain without cameras leaves out greeting here "
+        "and sets its weight to 0",
+    )
     min_ratings: int = Field(20, ge=1, description="Fewer ratings than this and satisfaction components are left out")
     min_visits: int = Field(20, ge=1, description="Fewer greeted visits than this and the greeting component is left out")
     min_online_share: float = Field(0.5, ge=0, le=1, description="Online less than this share of the period: insufficient data")
@@ -130,6 +139,14 @@ class ScoreSettings(Section):
     exposure_below: float = Field(60.0, description="Scores below this are flagged for exposure")
     review_below: float = Field(90.0, description="Scores below this require the manager's review")
     z: float = Field(1.96, gt=0, description="Normal quantile of the shown score interval (1.96 = 95 %)")
+
+    @field_validator("required")
+    @classmethod
+    def _components(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(COMPONENTS))
+        if unknown:
+            raise ValueError(f"unknown component(s) {', '.join(unknown)}: choose from {', '.join(COMPONENTS)}")
+        return value
 
 
 class AlertSettings(Section):

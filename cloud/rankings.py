@@ -16,7 +16,8 @@ from cloud.registry import region_sql
 from cloud.score import Totals, service_score
 from forecourt.errors import ForecourtError
 
-_SUMS = ("ratings_n", "happy_sum", "bad_n", "online_s", "overdue_s", "greet_eligible", "greet_within_goal")
+_SUMS = ("ratings_n", "happy_sum", "bad_n", "online_s", "overdue_s", "greet_eligible", "greet_within_goal", "cleanings",
+         "flagged")  # in Totals' field order
 
 
 class PeriodError(ForecourtError, ValueError):

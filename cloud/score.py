@@ -4,10 +4,14 @@ Each component is a share (0..1) of ``n`` observations, shown as 0-100:
 
 - satisfaction: the Happy Index / 100 over ``ratings_n`` ratings;
 - no_bad_ratings: 1 - bad-rating rate over ``ratings_n`` ratings;
-- compliance: share of online time with no restroom overdue, over the online hours;
+- compliance: share of online time with no restroom overdue, over the online hours, once there is restroom
+  data at all (a check-in or overdue time: a station without them has no compliance, not 100 %);
 - greeting: share of judged visits greeted within the goal, over the judged visits.
 
-A component with too few observations is left out and the remaining weights are renormalised.
+A station that lacks enough data for a *required* component (by default all four) has no score: it is
+``insufficient``, listed but not ranked, rather than scored on the components it has, which would rank
+two five-star ratings and 25 visits (100.0) above 500 ratings averaging 4.8. A component that is not
+required is left out when it lacks data and the remaining weights are renormalised.
 The standard error of each share is ``sqrt(p'(1 - p') / (n + 2))`` with ``p' = (p n + 1) / (n + 2)``
 (so a perfect record over few observations is still uncertain); the score's interval is
 ``score ± z * sqrt(sum((w_i / W)^2 * se_i^2))`` clipped to 0-100.
@@ -34,6 +38,8 @@ class Totals:
     overdue_s: float = 0
     greet_eligible: float = 0
     greet_within_goal: float = 0
+    cleanings: float = 0
+    flagged: float = 0  # flagged check-ins: not cleanings, but proof the restroom buttons are there
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,12 @@ def components(t: Totals, settings: ScoreSettings) -> dict[str, tuple[float, flo
     """Each component as (share, observations), or None when it has too little data."""
     enough_ratings = t.ratings_n >= settings.min_ratings
     online_h = t.online_s / 3600
+    restroom_data = t.cleanings + t.flagged + t.overdue_s > 0
     return {
         "satisfaction": (t.happy_sum / t.ratings_n, t.ratings_n) if enough_ratings else None,
         "no_bad_ratings": (1 - t.bad_n / t.ratings_n, t.ratings_n) if enough_ratings else None,
-        "compliance": (max(0.0, 1 - t.overdue_s / t.online_s), max(1.0, math.floor(online_h))) if t.online_s else None,
+        "compliance": (max(0.0, 1 - t.overdue_s / t.online_s), max(1.0, math.floor(online_h)))
+        if t.online_s and restroom_data else None,
         "greeting": (t.greet_within_goal / t.greet_eligible, t.greet_eligible)
         if t.greet_eligible >= settings.min_visits else None,
     }
@@ -87,7 +95,9 @@ def service_score(t: Totals, period_s: float, settings: ScoreSettings) -> Score:
     weights = _weights(settings.weights)
     present = {name: part for name, part in parts.items() if part is not None and weights[name] > 0}
     total_weight = sum(weights[name] for name in present)
-    if online_share < settings.min_online_share or len(present) < settings.min_components or not total_weight:
+    lacking = any(parts[name] is None for name in settings.required)
+    if (online_share < settings.min_online_share or lacking or len(present) < settings.min_components
+            or not total_weight):
         return Score(None, None, None, "insufficient", round(online_share, 4), shown)
     value = 100 * sum(weights[n] * p for n, (p, _) in present.items()) / total_weight
     se = 100 * math.sqrt(sum((weights[n] / total_weight) ** 2 * share_se(p, obs) ** 2 for n, (p, obs) in present.items()))

@@ -67,6 +67,9 @@ def day(tmp_path):
         york.seq += 1
         ingestor.store([incoming(visit("york-01", york.seq, datetime(2026, 10, 30, 7, 10 + minute, tzinfo=UTC),
                                        greet_s=30, dwell_s=200))], now=datetime(2026, 10, 30, 7, 20, tzinfo=UTC))
+    york.seq += 1  # a check-in: compliance needs restroom data (no data is not 100 %)
+    ingestor.store([incoming(cleaning("york-01", york.seq, datetime(2026, 10, 30, 7, 30, tzinfo=UTC)))],
+                   now=datetime(2026, 10, 30, 7, 30, tzinfo=UTC))
     ingestor.store([incoming(OFFLINE, "york-01")], now=datetime(2026, 10, 30, 8, 0, tzinfo=UTC))
 
     leeds = Station(ingestor, "leeds-01")
@@ -89,6 +92,7 @@ def day(tmp_path):
         york.send(f"06T06:{minute}", rating, 5)
     for minute in (10, 20, 30):
         york.send(f"06T07:{minute}", visit, greet_s=15, dwell_s=250)
+    york.send("06T07:35", cleaning, "r1")
     leeds.send("06T07:15", edge_alert, "restroom_overdue", "open", "r1")
     leeds.send("06T07:20", rating, 1)
     leeds.send("06T07:21", rating, 1)

@@ -68,38 +68,80 @@ def test_timeline_and_measure():
 
 
 SETTINGS = ScoreSettings(min_ratings=10, min_visits=10)
+# Satisfaction alone required: compliance and greeting are renormalised away when they lack data.
+RATINGS_REQUIRED = ScoreSettings(min_ratings=10, min_visits=10, required=("satisfaction", "no_bad_ratings"))
 FULL_DAY = 86400.0
 
 
-@pytest.mark.parametrize(("totals", "period_s", "score", "band"), [
-    (Totals(ratings_n=100, happy_sum=100, online_s=FULL_DAY, greet_eligible=50, greet_within_goal=50),
-     FULL_DAY, 100.0, "good"),
-    # Only compliance and greeting have data: satisfaction's weights are not counted as zero.
+@pytest.mark.parametrize(("totals", "settings", "score", "band"), [
+    (Totals(ratings_n=100, happy_sum=100, online_s=FULL_DAY, greet_eligible=50, greet_within_goal=50, cleanings=8),
+     SETTINGS, 100.0, "good"),
+    # Too few ratings: satisfaction is required, so the station is not scored on compliance and greeting
+    # alone (that would be (0.25 x 0.5 + 0.25 x 1) / 0.5 = 75.0).
     (Totals(ratings_n=5, happy_sum=0, online_s=FULL_DAY, overdue_s=FULL_DAY / 2, greet_eligible=10,
-            greet_within_goal=10), FULL_DAY, 75.0, "review"),
-    (Totals(ratings_n=100, happy_sum=50, bad_n=40, online_s=FULL_DAY, greet_eligible=10, greet_within_goal=5),
-     FULL_DAY, 64.0, "review"),
-    # (0.35 x 0.2 + 0.15 x 0.2 + 0.25 x 0) / 0.75: no visits, so greeting's weight is not counted.
-    (Totals(ratings_n=100, happy_sum=20, bad_n=80, online_s=FULL_DAY, overdue_s=FULL_DAY), FULL_DAY, 13.33, "exposure"),
-    (Totals(ratings_n=100, happy_sum=100, online_s=FULL_DAY * 0.49), FULL_DAY, None, "insufficient"),
-    (Totals(online_s=FULL_DAY), FULL_DAY, None, "insufficient"),
+            greet_within_goal=10), SETTINGS, None, "insufficient"),
+    (Totals(ratings_n=100, happy_sum=50, bad_n=40, online_s=FULL_DAY, greet_eligible=10, greet_within_goal=5,
+            flagged=1), SETTINGS, 64.0, "review"),
+    # No visits: greeting is required by default, so no score ...
+    (Totals(ratings_n=100, happy_sum=20, bad_n=80, online_s=FULL_DAY, overdue_s=FULL_DAY), SETTINGS, None,
+     "insufficient"),
+    # ... unless it is not: (0.35 x 0.2 + 0.15 x 0.2 + 0.25 x 0) / 0.75.
+    (Totals(ratings_n=100, happy_sum=20, bad_n=80, online_s=FULL_DAY, overdue_s=FULL_DAY), RATINGS_REQUIRED, 13.33,
+     "exposure"),
+    # No check-in and no overdue time: no compliance (not 100 %), which is required by default.
+    (Totals(ratings_n=100, happy_sum=100, online_s=FULL_DAY, greet_eligible=50, greet_within_goal=50), SETTINGS,
+     None, "insufficient"),
+    (Totals(ratings_n=100, happy_sum=100, online_s=FULL_DAY, greet_eligible=50, greet_within_goal=50),
+     RATINGS_REQUIRED, 100.0, "good"),
+    (Totals(ratings_n=100, happy_sum=100, online_s=FULL_DAY * 0.49, cleanings=8, greet_eligible=50,
+            greet_within_goal=50), SETTINGS, None, "insufficient"),
+    (Totals(online_s=FULL_DAY), RATINGS_REQUIRED, None, "insufficient"),
 ])
-def test_service_score(totals, period_s, score, band):
-    result = service_score(totals, period_s, SETTINGS)
+def test_service_score(totals, settings, score, band):
+    result = service_score(totals, FULL_DAY, settings)
     assert (result.score, result.band) == (score, band)
     if score is not None:
         assert result.low <= score <= result.high
 
 
+def test_no_restroom_data_is_no_compliance_not_100_percent():
+    quiet = service_score(Totals(ratings_n=100, happy_sum=90, online_s=FULL_DAY), FULL_DAY, RATINGS_REQUIRED)
+    kept = service_score(Totals(ratings_n=100, happy_sum=90, online_s=FULL_DAY, cleanings=1), FULL_DAY, RATINGS_REQUIRED)
+    assert (quiet.components["compliance"], kept.components["compliance"]) == (None, 100.0)
+
+
+def test_two_five_star_ratings_and_25_visits_do_not_outrank_500_ratings_averaging_4_8():
+    # The case: the first station's ratings were too few, and it used to be scored on greeting
+    # and compliance alone (100.0, rank 1) above the second's 97.25.
+    month = 30 * FULL_DAY
+    lucky = Totals(ratings_n=2, happy_sum=2, online_s=month, cleanings=120, greet_eligible=25, greet_within_goal=25)
+    # 400 fives and 100 fours (mean 4.8, Happy Index 95), none bad, 384 of 400 cars greeted in time.
+    steady = Totals(ratings_n=500, happy_sum=475, online_s=month, cleanings=120, greet_eligible=400,
+                    greet_within_goal=384)
+    defaults = ScoreSettings()
+    assert (service_score(lucky, month, defaults).score, service_score(lucky, month, defaults).band) == (
+        None, "insufficient")
+    assert service_score(steady, month, defaults).score == 97.25
+    old = ScoreSettings(required=())  # the previous behaviour, for the record
+    assert service_score(lucky, month, old).score == 100.0
+
+
 def test_uncertainty_shrinks_with_more_data_and_bands_follow_the_shown_score():
-    few = service_score(Totals(ratings_n=10, happy_sum=9, bad_n=1, online_s=3600), 3600, SETTINGS)
-    many = service_score(Totals(ratings_n=1000, happy_sum=900, bad_n=100, online_s=3600 * 100), 3600 * 100, SETTINGS)
+    few = service_score(Totals(ratings_n=10, happy_sum=9, bad_n=1, online_s=3600), 3600, RATINGS_REQUIRED)
+    many = service_score(Totals(ratings_n=1000, happy_sum=900, bad_n=100, online_s=3600 * 100), 3600 * 100,
+                         RATINGS_REQUIRED)
     assert few.score == many.score
     assert (few.high - few.low) > 3 * (many.high - many.low) > 0
     edge = service_score(Totals(ratings_n=100000, happy_sum=89995, bad_n=10005, online_s=3600), 3600,
                          ScoreSettings(min_ratings=1, weights={"satisfaction": 1, "no_bad_ratings": 0,
-                                                               "compliance": 0, "greeting": 0}, min_components=1))
+                                                               "compliance": 0, "greeting": 0}, min_components=1,
+                                       required=("satisfaction",)))
     assert (edge.score, edge.band) == (90.0, "good")  # 89.995 shows as 90.0, so it is "good"
+
+
+def test_required_names_only_known_components():
+    with pytest.raises(ValueError, match="unknown component"):
+        ScoreSettings(required=("greetings",))
 
 
 @pytest.mark.parametrize(("text", "role"), [
