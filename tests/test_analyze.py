@@ -11,8 +11,8 @@ from edge.events import Draft
 from forecourt.cli import main
 from forecourt.commands.analyze import percentile, summarise, write_events
 from forecourt.protocol import EVENT_KINDS, format_epoch
-from models.quantize import read_frames
 from tests.drafting import draft
+from tools.footage import read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "examples" / "footage" / "vtest.avi"

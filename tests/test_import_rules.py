@@ -1,6 +1,8 @@
 """The layers stay apart: the station's code never imports HQ's and vice versa, and the shared layer
 (protocol, connection kit, settings, errors) imports neither. Only the composition roots (the CLI's
-commands and the demo) may wire both ends together."""
+commands and the demo) may wire both ends together. ``models`` only names the bundled files, so the
+edge can import it without pulling in anything; the tools that build those files (``tools``) may
+use the edge, never the other way round."""
 
 import ast
 from pathlib import Path
@@ -9,7 +11,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSITION_ROOTS = ("forecourt/commands/", "forecourt/demo/", "forecourt/cli.py", "forecourt/__main__.py")
-FORBIDDEN = {"edge": {"cloud"}, "cloud": {"edge"}, "forecourt": {"edge", "cloud"}}
+FORBIDDEN = {
+    "edge": {"cloud", "tools"}, "cloud": {"edge", "tools"}, "forecourt": {"edge", "cloud", "tools"},
+    "models": {"edge", "cloud", "forecourt", "tools"},
+}
 
 
 def imported_packages(path: Path) -> set[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from edge.config import CameraConfig
 from edge.vision.camera import Backoff, Camera, is_live, parse_source
-from models.quantize import read_frames
+from tools.footage import read_frames
 
 FOOTAGE = Path(__file__).resolve().parents[1] / "examples" / "footage" / "vtest.avi"
 EPOCH = 1_800_000_000.0

@@ -7,7 +7,7 @@ from edge.vision.decode import decode_nanodet, decode_yolo, gfl_distances, pair_
 from edge.vision.detection import Detection
 from edge.vision.nms import iou_matrix, nms
 from edge.vision.preprocess import Transform, check_size, preprocess_nanodet, preprocess_yolo
-from models.quantize import agreement
+from tools.quantize_model import agreement
 
 BINS = 11
 

@@ -17,7 +17,7 @@ from edge.vision.detector import Detector, metadata_names
 from edge.vision.nms import iou_one_to_many
 from forecourt.errors import ConfigError, ModelError
 from models import DEFAULT_PRECISION, default_model_path, model_path
-from models.quantize import read_frames
+from tools.footage import read_frames
 
 FOOTAGE = Path(__file__).resolve().parents[1] / "examples" / "footage" / "vtest.avi"
 MIN_IOU = 0.6

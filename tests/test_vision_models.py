@@ -9,7 +9,8 @@ import pytest
 from edge.config import DetectorConfig
 from edge.vision.detector import Detector
 from models import FILES, MODELS_DIR, model_path
-from models.quantize import agreement, evaluation_indices, read_frames
+from tools.footage import read_frames
+from tools.quantize_model import agreement, evaluation_indices
 
 FOOTAGE = Path(__file__).resolve().parents[1] / "examples" / "footage" / "vtest.avi"
 
@@ -45,7 +46,7 @@ def test_inf_pad_folds_into_maxpool_with_identical_output(tmp_path):
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
-    from models.convert import fold_inf_pads_into_maxpool
+    from tools.convert_model import fold_inf_pads_into_maxpool
 
     graph = helper.make_graph(
         [

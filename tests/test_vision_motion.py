@@ -8,7 +8,7 @@ import pytest
 from edge.config import DetectorConfig
 from edge.vision.detection import Frame
 from edge.vision.motion import MotionGate, changed_share, small_grey
-from models.quantize import read_frames
+from tools.footage import read_frames
 
 FOOTAGE = Path(__file__).resolve().parents[1] / "examples" / "footage" / "vtest.avi"
 BUILDING = (slice(0, 150), slice(0, 300))  # top-left: brick and grass, nobody walks there early on

