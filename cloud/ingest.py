@@ -138,8 +138,10 @@ class Ingestor:
                 self._status(parse_topic(message.topic).station, parsed, received)
                 report.statuses += 1
             elif isinstance(parsed, Health):
-                self._health(parsed, received)
-                report.health += 1
+                if self._health(parsed, received):
+                    report.health += 1
+                else:
+                    report.duplicates += 1
                 report.acks.health(parsed.station, parsed.id)
         self._events(events, received, report)  # type: ignore[arg-type]
         return report
@@ -217,7 +219,8 @@ class Ingestor:
             )
         conn.execute("UPDATE stations SET last_seen = max(coalesce(last_seen, ''), ?) WHERE id = ?", (received, station))
 
-    def _health(self, health: Health, received: str) -> None:
+    def _health(self, health: Health, received: str) -> bool:
+        """Store a sample; False if HQ already held it (a resend), which counts with the station's duplicates."""
         conn = self.db.conn
         payload = health.model_dump_json()
         cursor = conn.execute(
@@ -225,7 +228,8 @@ class Ingestor:
             (health.id, health.station, health.ts, health.camera_fps, payload),
         )
         if not cursor.rowcount:
-            return
+            conn.execute("UPDATE stations SET duplicates = duplicates + 1 WHERE id = ?", (health.station,))
+            return False
         conn.execute(
             """UPDATE stations SET health = ?, health_at = ?, last_seen = max(coalesce(last_seen, ''), ?)
                WHERE id = ? AND coalesce(health_at, '') <= ?""",
@@ -238,6 +242,7 @@ class Ingestor:
             "INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)",
             [(health.station, hour) for hour in {since[:13], health.ts[:13]}],
         )
+        return True
 
     def _dead_letter(self, message: Incoming, reason: str, received: str) -> None:
         found = _STATION_IN_TOPIC.match(message.topic or "")

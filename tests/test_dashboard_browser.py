@@ -1,6 +1,6 @@
 """The dashboard in a real headless Chromium against the running demo: log in, every simulated station
-on the leaderboard, a station page with its charts, acknowledging an alert, a station manager's token
-meeting 403s gracefully. Screenshots go to test-artifacts/ for a person to look at."""
+on the leaderboard, a station page with its charts, acknowledging an alert, closing an escalated follow-up,
+a station manager's token meeting 403s gracefully. Screenshots go to test-artifacts/ for a person to look at."""
 
 import signal
 from pathlib import Path
@@ -153,6 +153,40 @@ def test_acknowledging_an_alert_with_a_comment(page, demo):
     page.wait_for_selector(f"#alerts tr[data-alert='{alert_id}']", state="detached")
     resolved = {a["id"]: a for a in demo.api("/api/v1/alerts?state=resolved")[1]}
     assert (resolved[alert_id]["resolved_by"], resolved[alert_id]["comment"]) == ("demo-hq", "Rota checked for a week")
+
+
+def test_follow_ups_show_their_deadlines_and_escalations_and_close_with_a_note(page, demo):
+    # The back-filled days' bad ratings are more than 24 h old: their follow-ups are overdue and escalated.
+    demo.wait_for(lambda: demo.api("/api/v1/followups?escalated=true&state=open")[1], 90, "an escalated follow-up")
+    login(page, demo)
+    page.click("nav#nav >> text=Follow-ups")
+    page.click("a[data-tab=escalated]")
+    row = page.locator("#followups tr[data-followup]").first
+    row.wait_for()
+    item_id = int(row.get_attribute("data-followup"))
+    item = demo.api(f"/api/v1/followups/{item_id}")[1]
+    assert "overdue" in (row.get_attribute("class") or "")
+    for stage in ("follow_up", "rectify"):
+        cell = row.locator(f"td[data-stage={stage}]")
+        assert cell.get_attribute("data-status") == item[stage]["status"]
+        assert cell.inner_text().split("\n")[0] not in ("", "–"), "the deadline is shown"
+    assert item["follow_up"]["status"] == "overdue"
+    first = item["escalations"][0]
+    told = row.locator(f"[data-escalation={first['stage']}]").inner_text()
+    assert f"told {first['told']}" in told and all(user in told for user in first["users"])
+    assert row.locator("td.ratings [data-rating]").count() == len(item["ratings"]) >= 1
+    shot(page, "followups.png")
+
+    row.locator("button[data-act=close]").click()
+    row.locator("form[data-action=close] button[type=submit]").click()  # closing needs a note
+    assert demo.api(f"/api/v1/followups/{item_id}")[1]["state"] == "open", "no close without a note"
+    row.locator("form[data-action=close] input[name=note]").fill("Kiosk cleaned, shift lead briefed")
+    row.locator("form[data-action=close] button[type=submit]").click()
+    page.wait_for_selector(f"#followups tr[data-followup='{item_id}'] [data-test=close-note]")
+    closed = demo.api(f"/api/v1/followups/{item_id}")[1]
+    assert (closed["state"], closed["closed_by"], closed["close_note"]) == (
+        "closed", "demo-hq", "Kiosk cleaned, shift lead briefed")
+    assert closed["rectify"]["status"] in ("met", "late") and not closed["overdue"]
 
 
 def test_a_station_managers_token_sees_only_their_station_and_403s_read_as_such(page, demo):

@@ -60,6 +60,9 @@ export const api = {
   alerts: (params) => request("GET", "/alerts", { params }),
   acknowledge: (id, comment) => request("POST", `/alerts/${encodeURIComponent(id)}/acknowledge`, { body: { comment } }),
   resolve: (id, comment) => request("POST", `/alerts/${encodeURIComponent(id)}/resolve`, { body: { comment } }),
+  followups: (params) => request("GET", "/followups", { params }),
+  acknowledgeFollowup: (id, note) => request("POST", `/followups/${encodeURIComponent(id)}/acknowledge`, { body: { note } }),
+  closeFollowup: (id, note) => request("POST", `/followups/${encodeURIComponent(id)}/close`, { body: { note } }),
 };
 
 // Lists come back either bare or wrapped ({items: [...]}, {stations: [...]}); accept both so a

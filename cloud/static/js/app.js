@@ -1,4 +1,4 @@
-// Router and session: #/login, #/leaderboard, #/station/<id>, #/alerts, #/cross[/<id>].
+// Router and session: #/login, #/leaderboard, #/station/<id>, #/alerts, #/followups, #/cross[/<id>].
 // Each view is a module exporting render(root, params) that fills `root` and returns nothing.
 
 import { api, token } from "./api.js";
@@ -6,6 +6,7 @@ import { destroyCharts } from "./charts.js";
 import { h } from "./format.js";
 import * as alerts from "./views/alerts.js";
 import * as cross from "./views/cross.js";
+import * as followups from "./views/followups.js";
 import * as leaderboard from "./views/leaderboard.js";
 import * as station from "./views/station.js";
 
@@ -60,7 +61,7 @@ function renderLogin(message) {
   input.focus();
 }
 
-const VIEWS = { leaderboard, station, alerts, cross };
+const VIEWS = { leaderboard, station, alerts, followups, cross };
 
 async function route() {
   const { name, args, params } = parseHash();
