@@ -298,3 +298,20 @@ def test_process_ingestor_stores_in_a_child_and_replaces_a_dead_one(tmp_path):
     finally:
         worker.close()
     assert open_db(tmp_path / "c.db").execute("SELECT seq FROM events ORDER BY seq").fetchall() == [(1,), (2,)]
+
+
+def test_a_resent_health_sample_is_a_counted_duplicate_and_acknowledged_again(tmp_path):
+    """Like an event's: every message ends up stored, a counted duplicate or a dead letter, never uncounted."""
+    from cloud.ingest import Ingestor
+    from tests.cloud_kit import health, incoming
+
+    now = datetime(2026, 11, 6, 12, tzinfo=UTC)
+    db = open_db(tmp_path / "c.db")
+    ingestor = Ingestor(db)
+    sample = health("a", now)
+    first = ingestor.store([incoming(sample), incoming(sample)], now=now)  # a resend inside one batch
+    again = ingestor.store([incoming(sample)], now=now)  # and a resend after the commit
+    assert (first.health, first.duplicates, again.health, again.duplicates) == (1, 1, 0, 1)
+    assert db.execute("SELECT duplicates FROM stations WHERE id = 'a'").fetchone() == (2,)
+    assert db.execute("SELECT count(*) FROM health").fetchone() == (1,)
+    assert again.acks.stations["a"].health == [sample.id]  # so the station's outbox lets it go
