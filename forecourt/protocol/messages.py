@@ -128,6 +128,10 @@ class RatingBody(EventBody):
     score: Annotated[int, Field(ge=1, le=5)] = Field(description="1..scale, higher is happier")
     scale: Annotated[Literal[3, 4, 5], BeforeValidator(_exact_int)] = Field(description="Number of smiley buttons")
     reason: Name | None = Field(None, description="Reason button pressed after a low score")
+    flag: Name | None = Field(
+        None, description="Why the rating is doubtful (kept, not dropped): simultaneous = another score button went "
+        "down within the kiosk's simultaneous_s, the first one pressed is the score"
+    )
 
     @model_validator(mode="after")
     def _score_within_scale(self) -> "RatingBody":
@@ -136,10 +140,20 @@ class RatingBody(EventBody):
         return self
 
 
+class CleaningFlag(StrEnum):
+    """Why a check-in cannot be a real cleaning, listed once (the wire takes any text)."""
+
+    TOO_SOON = "too_soon"  # sooner than min_gap_min after the last counted one: no time to clean
+    CATCH_UP = "catch_up"  # sooner than catch_up_min after the last counted one: a run of check-ins at shift end
+    BURST = "burst"  # the burst_count-th press within burst_window_s: a button being mashed
+
+
 class CleaningBody(EventBody):
     KIND: ClassVar[str] = "cleaning"
     restroom: Name = Field(description="Restroom id from the station config")
-    flag: str | None = Field(None, description="Why this check-in cannot be a real cleaning (kept, not dropped)")
+    flag: str | None = Field(
+        None, description=f"Why this check-in cannot be a real cleaning (kept, not dropped): {', '.join(CleaningFlag)}"
+    )
     since_last_s: Seconds | None = Field(None, description="Seconds since the previous counted check-in")
 
 
@@ -152,9 +166,14 @@ class VisitBody(EventBody):
     departed_at: Timestamp
     greet_s: Seconds | None = Field(None, description="greeted_at - stopped_at")
     dwell_s: Seconds = Field(description="departed_at - arrived_at (throughput time)")
-    merged_gaps: Count = Field(0, description="Disappearances/ID switches merged into it")
+    merged_gaps: Count = Field(
+        0, description="Disappearances, ID switches and roll-offs (out of the bay and back) merged into it"
+    )
     occluded_s: Seconds = Field(0.0, description="Seconds the vehicle was not seen during the visit")
-    min_fps: Seconds | None = Field(None, description="Lowest analysis rate seen during the visit")
+    min_fps: Seconds | None = Field(
+        None, description="Lowest analysis rate over any 10 s of the visit (over the whole visit when shorter): "
+        "frames analysed / seconds, so an isolated dropped frame barely moves it and a stall shows"
+    )
 
     @model_validator(mode="after")
     def _times_in_order(self) -> "VisitBody":
@@ -173,6 +192,25 @@ class StationAlert(StrEnum):
     RESTROOM_OVERDUE = "restroom_overdue"
     KIOSK_BUTTON_STUCK = "kiosk_button_stuck"
     OUTBOX_FULL = "outbox_full"
+
+
+class PressFilter(StrEnum):
+    """Why kiosk presses are not ratings, listed once. The wire takes any :data:`Name` (a newer station's
+    new reason still reaches an older collector)."""
+
+    BURST = "burst"  # more score presses from the same person, each within the response interval of the last
+    HELD = "held"  # down longer than the kiosk's hold limit, released before it counted as stuck
+    STUCK = "stuck"  # down for the kiosk's stuck_after_s: a jammed key or a shorted wire (its alert opens too)
+    SIMULTANEOUS = "simultaneous"  # another score button within simultaneous_s of the one that is the rating
+
+
+class FilteredPressesBody(EventBody):
+    KIND: ClassVar[str] = "filtered_presses"
+    kiosk: Name = Field(description="Kiosk id from the station config")
+    location: str | None = Field(None, description="Where the kiosk stands: restroom, shop, forecourt, ...")
+    reason: Name = Field(description=f"Why they are not ratings: {', '.join(PressFilter)}, ...")
+    presses: Annotated[int, Field(ge=1, le=INT64_MAX)] = Field(description="Score presses it covers, none of them a rating")
+    span_s: Seconds = Field(0.0, description="Seconds from the first press it covers (the event's ts) to the last")
 
 
 class AlertBody(EventBody):
@@ -217,8 +255,14 @@ class ZoneDwell(ZoneDwellBody, Event):
     kind: Literal["zone"] = "zone"
 
 
+class FilteredPresses(FilteredPressesBody, Event):
+    kind: Literal["filtered_presses"] = "filtered_presses"
+
+
 # The event kinds, listed once: topics, decoding, the edge's drafts and the collector's rollups read them here.
-EVENT_KINDS: dict[str, type[Event]] = {cls.KIND: cls for cls in (Rating, Cleaning, Visit, Alert, ZoneDwell)}
+EVENT_KINDS: dict[str, type[Event]] = {
+    cls.KIND: cls for cls in (Rating, Cleaning, Visit, Alert, ZoneDwell, FilteredPresses)
+}
 BODIES: dict[type[EventBody], type[Event]] = {
     body: cls for cls in EVENT_KINDS.values() for body in cls.__mro__ if body.__dict__.get("KIND") == cls.KIND
 }
@@ -265,7 +309,8 @@ class Health(Message):
     reconnects: Count = 0
     dropped: Count = Field(0, description="Events the full outbox could not keep")
     filtered_presses: dict[str, Count] = Field(
-        default_factory=dict, description="Kiosk presses inside the response interval, per kiosk, since start"
+        default_factory=dict,
+        description="Kiosk score presses that were not ratings (any PressFilter reason), per kiosk, since start",
     )
     camera_fps: Seconds | None = None
     camera_ok: bool | None = None
