@@ -1,18 +1,18 @@
 """Every API route, every parameter, hostile values, through a real HTTP server over a real SQLite file.
 
-The walk enumerates ``app.routes`` (so a new route or parameter is walked without editing this file) and
-sends each path, query and body parameter a list of values a careless or hostile client might send.
+The walk (tests/api_walk.py) enumerates the app's OpenAPI schema (so a new route or parameter is walked
+without editing this file) and sends each path, query and body parameter a list of values a careless or
+hostile client might send.
 Two promises are checked on every response: the verdict is never a 5xx (a bad request is the caller's
 422, a missing thing 404, an out-of-scope thing 403), and a ``region:east`` token never receives a row of
 a station outside ``east`` - not ``East/...`` (SQL ``LIKE`` ignores ASCII case), not ``eastern/...``, not
 ``east_x/...`` (``_`` is a ``LIKE`` wildcard).
 """
 
-import http.client
 import json
 import threading
 import time
-import urllib.parse
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,46 +27,13 @@ from cloud.rollups import run_rollups
 from cloud.rules import run_rules
 from cloud.store import open_db
 from forecourt.broker import free_port
+from tests.api_walk import answers, operations, request, walk
 from tests.cloud_kit import cleaning, edge_alert, incoming, online, rating
 
 NOW = datetime(2026, 11, 6, 12, 0, tzinfo=UTC)
 INSIDE = {"oslo-sentrum": "east/oslo/sentrum", "east-hub": "east"}
 OUTSIDE = {"caps-east": "East/bergen", "eastern-one": "eastern/tromso", "wild-east": "east_x/alta",
            "pct-east": "east%/narvik", "west-one": "west/stavanger"}
-RAW = object()  # marks a value sent as-is, not percent-encoded (bad encodings must reach the server intact)
-HOSTILE: list[tuple[str, object]] = [
-    ("empty", ""),
-    ("60KB", "a" * 60_000),
-    ("60KB-path", "east/" * 12_000),
-    ("1KB", "b" * 1_000),
-    ("1KB-path", "east/" * 200),
-    ("year-0", "0000-01"),
-    ("year-1", "0001-01"),
-    ("year-9999", "9999-12"),
-    ("week-0", "0001-W01"),
-    ("week-9999", "9999-W52"),
-    ("time-0", "0001-01-01T00:00:00Z"),
-    ("time-overflow", "9999-12-31T23:59:59-23:59"),
-    ("minus-1", "-1"),
-    ("zero", "0"),
-    ("1e400", "1e400"),
-    ("nan", "NaN"),
-    ("huge-int", "9" * 40),
-    ("huge-negative", "-" + "9" * 40),
-    ("int64-edge", str(2**63)),
-    ("surrogate", (RAW, "%ED%A0%80")),
-    ("bad-percent", (RAW, "%ZZ%")),
-    ("nul", "\x00"),
-    ("dotdot", "../"),
-    ("dotdot-deep", "../../../etc/passwd"),
-    ("sql", "' OR 1=1 --"),
-    ("like", "%"),
-    ("like-underscore", "east_x"),
-    ("unicode", "Ø東京/ß\u202e"),
-    ("case", "East"),
-    ("prefix", "eastern"),
-    ("slashes", "//"),
-]
 
 
 @pytest.fixture(scope="module")
@@ -101,73 +68,6 @@ def server(tmp_path_factory):
     thread.join(15)
 
 
-OVERSIZE = 16 * 1024  # h11's default limit on a request head: uvicorn refuses a longer one before the app
-REFUSED = 0  # the verdict of a request uvicorn refused that way: 400, or a reset while the client still sends
-
-
-def request(port: int, method: str, target: str, token: str | None, body: bytes | None = None) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        conn.request(method, target, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    except (ConnectionResetError, BrokenPipeError):
-        # Whether h11 sees a 60 KB request line whole (and hands it to the app, which says 422) or in
-        # pieces (and refuses it, closing while the client still sends) depends on TCP; both are refusals.
-        if len(target) > OVERSIZE:
-            return REFUSED, b""
-        raise
-    finally:
-        conn.close()
-
-
-def encoded(value: object) -> str:
-    if isinstance(value, tuple) and value[0] is RAW:
-        return value[1]
-    return urllib.parse.quote(str(value), safe="")
-
-
-EXTRA = ["/", "/openapi.json", "/docs", "/redoc", "/static/{asset}"]  # not in the schema, walked all the same
-
-
-def operations(app) -> list[tuple[str, str, list[dict], bool]]:
-    """(method, path, parameters, has a body) for every operation the app documents, then the extras."""
-    found = []
-    for path, methods in app.openapi()["paths"].items():
-        for method, operation in methods.items():
-            found.append((method.upper(), path, operation.get("parameters", []), "requestBody" in operation))
-    found += [("GET", path, [{"name": "asset", "in": "path"}] if "{" in path else [], False) for path in EXTRA]
-    return found
-
-
-def walk(app) -> list[tuple[str, str, str, str, bytes | None]]:
-    """(method, target, parameter, case, body) for every operation x parameter x hostile value."""
-    cases = []
-    good = {"station": "oslo-sentrum", "alert_id": "1", "asset": "style.css"}
-    for method, path, params, has_body in operations(app):
-        defaults = {p["name"]: good[p["name"]] for p in params if p["in"] == "path"}
-        body = json.dumps({"comment": "checked"}).encode() if has_body else None
-        cases.append((method, path.format(**defaults), "-", "plain", body))
-        for name, value in HOSTILE:
-            for param in params:
-                if param["in"] == "path":
-                    target = path.format(**{**defaults, param["name"]: encoded(value)})
-                elif param["in"] == "query":
-                    target = path.format(**defaults) + f"?{param['name']}={encoded(value)}"
-                else:
-                    continue
-                cases.append((method, target, param["name"], name, body))
-            if has_body:
-                text = value[1] if isinstance(value, tuple) else value
-                cases.append((method, path.format(**defaults), "body.comment", name,
-                              json.dumps({"comment": text}).encode()))
-                cases.append((method, path.format(**defaults), "body", name, text.encode("utf-8", "replace")))
-    return cases
-
-
 def test_the_walk_covers_every_route_and_parameter(server):
     app, _, _ = server
     documented = {path.removeprefix("/api/v1") for path in app.openapi()["paths"]}
@@ -176,8 +76,8 @@ def test_the_walk_covers_every_route_and_parameter(server):
         "/rankings", "/alerts", "/alerts/{alert_id}/acknowledge", "/alerts/{alert_id}/resolve",
         "/export/events.csv", "/export/rollups.csv", "/dead-letters",
     }
-    walked = {(method, path) for method, path, _, _ in operations(app)}
-    cases = walk(app)
+    walked = {(method, path) for method, path, _, _ in operations(app.openapi())}
+    cases = walk(app.openapi(), station="oslo-sentrum")
     print(f"{len(walked)} operations, {len(cases)} requests per token")
     assert {p for _, _, p, _, _ in cases} >= {"station", "region", "at", "period", "start", "end", "limit",
                                                "alert_id", "kind", "bucket", "state", "overdue", "body"}
@@ -186,11 +86,9 @@ def test_the_walk_covers_every_route_and_parameter(server):
 @pytest.mark.parametrize("role", ["hq", "region:east", "station:oslo-sentrum"])
 def test_no_hostile_parameter_gets_a_server_error_or_another_regions_rows(server, role):
     app, port, tokens = server
-    errors, leaks, verdicts = [], [], {}
-    for method, target, param, case, body in walk(app):
-        status, content = request(port, method, target, tokens[role], body)
-        verdicts[status] = verdicts.get(status, 0) + 1
-        where = f"{method} {target[:120]} ({param}={case})"
+    errors, leaks, verdicts = [], [], Counter()
+    for where, target, status, content in answers(port, app.openapi(), tokens[role], station="oslo-sentrum"):
+        verdicts[status] += 1
         if status >= 500:
             errors.append(f"{status} {where}: {content[:200]!r}")
         if role != "hq" and 200 <= status < 300:
