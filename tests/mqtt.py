@@ -94,3 +94,27 @@ class Recorder:
 def publish(client: mqtt.Client, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
     info = client.publish(topic, payload, qos=qos, retain=retain)
     info.wait_for_publish(5)
+
+
+def attempt(
+    broker: Mosquitto, user: str, topic: str, payload: bytes, *, retain: bool = False,
+    protocol: mqtt.MQTTProtocolVersion = mqtt.MQTTProtocolVersion.MQTTv5,
+) -> str:
+    """Publish once as ``user`` on a connection of its own and say what the broker answered.
+
+    The connection is closed afterwards either way: paho would reconnect and send it again, and with the
+    username as client id each reconnection would push the test's other connection of ``user`` out.
+    """
+    answered = threading.Event()
+    answer: list[str] = []
+    client = connect(broker, user, protocol=protocol)
+    client.on_publish = lambda _c, _u, _mid, reason, _p: (answer.append(str(reason)), answered.set())
+    client.on_disconnect = lambda _c, _u, _f, reason, _p: (answer.append(f"disconnected: {reason}"), answered.set())
+    try:
+        client.publish(topic, payload, qos=1, retain=retain)
+        assert answered.wait(5), "no PUBACK and no disconnection"
+        return answer[0]
+    finally:
+        client.on_disconnect = None
+        client.disconnect()
+        client.loop_stop()

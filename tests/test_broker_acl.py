@@ -1,8 +1,6 @@
 """The broker's rules against a real Mosquitto: a station may publish only its own uplink and read only its
 own downlink; nothing it does costs another client a message or its session."""
 
-import threading
-
 import paho.mqtt.client as mqtt
 import pytest
 
@@ -10,33 +8,10 @@ from forecourt.broker import Mosquitto
 from forecourt.dynsec import COLLECTOR_ROLE, read_clients, verify_password
 from forecourt.protocol import EVENT_KINDS, MAX_PAYLOAD_BYTES, event_topic
 from tests.conftest import COLLECTORS, STATION_USERS
-from tests.mqtt import Recorder, Refused, connect, publish
+from tests.mqtt import Recorder, Refused, attempt, connect, publish
 from tests.waiting import wait_until
 
 V5, V311 = mqtt.MQTTProtocolVersion.MQTTv5, mqtt.MQTTProtocolVersion.MQTTv311
-
-
-def attempt(
-    broker: Mosquitto, user: str, topic: str, payload: bytes, *, retain: bool = False, protocol=V5
-) -> str:
-    """Publish once as ``user`` on a connection of its own and say what the broker answered.
-
-    The connection is closed afterwards either way: paho would reconnect and send it again, and with the
-    username as client id each reconnection would push the test's other connection of ``user`` out.
-    """
-    answered = threading.Event()
-    answer: list[str] = []
-    client = connect(broker, user, protocol=protocol)
-    client.on_publish = lambda _c, _u, _mid, reason, _p: (answer.append(str(reason)), answered.set())
-    client.on_disconnect = lambda _c, _u, _f, reason, _p: (answer.append(f"disconnected: {reason}"), answered.set())
-    try:
-        client.publish(topic, payload, qos=1, retain=retain)
-        assert answered.wait(5), "no PUBACK and no disconnection"
-        return answer[0]
-    finally:
-        client.on_disconnect = None
-        client.disconnect()
-        client.loop_stop()
 
 
 def send_events(client: mqtt.Client, station: str, n: int, tag: str) -> list[bytes]:
