@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,11 +46,17 @@ class BatchReport:
     health: int = 0
     reasons: list[str] = field(default_factory=list)
     acks: AckBook = field(default_factory=AckBook)
+    # For /metrics (cloud/ingest_metrics.py). They travel in the report so a child process's figures reach
+    # the parent, which serves /metrics, with the batch they describe.
+    batch_s: float = 0.0  # decode, write and commit
+    commit_s: float = 0.0  # the COMMIT alone (its fsync is most of a slow batch)
+    delays_s: list[float] = field(default_factory=list)  # received minus event ts, per stored event
 
     def add(self, other: "BatchReport") -> None:
-        for name in ("stored", "duplicates", "dead", "ignored", "statuses", "health"):
+        for name in ("stored", "duplicates", "dead", "ignored", "statuses", "health", "commit_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reasons += other.reasons
+        self.delays_s += other.delays_s
         self.acks.merge(other.acks)
 
 
@@ -87,10 +94,12 @@ class Ingestor:
         A database that cannot be written (locked past the timeout, disk full, I/O error) raises
         :class:`sqlite3.OperationalError`: the caller keeps the batch unacknowledged and tries again.
         """
+        started = time.perf_counter()
         decoded = [self._decode(message, now) for message in batch]
         try:
-            with writing(self.db):
-                return self._write(list(zip(batch, decoded, strict=True)), now)
+            report = self._committed(list(zip(batch, decoded, strict=True)), now)
+            report.batch_s = time.perf_counter() - started
+            return report
         except sqlite3.OperationalError:
             raise
         except Exception:
@@ -98,14 +107,20 @@ class Ingestor:
         report = BatchReport()
         for message, parsed in zip(batch, decoded, strict=True):
             try:
-                with writing(self.db):
-                    one = self._write([(message, parsed)], now)
+                one = self._committed([(message, parsed)], now)
             except sqlite3.OperationalError:
                 raise
             except Exception as err:  # one message the schema cannot take must not hold back the others
-                with writing(self.db):
-                    one = self._write([(message, ProtocolError(f"storage error: {err}"))], now)
+                one = self._committed([(message, ProtocolError(f"storage error: {err}"))], now)
             report.add(one)
+        report.batch_s = time.perf_counter() - started
+        return report
+
+    def _committed(self, items: list[tuple[Incoming, object]], now: datetime) -> BatchReport:
+        with writing(self.db):
+            report = self._write(items, now)
+            committing = time.perf_counter()
+        report.commit_s = time.perf_counter() - committing
         return report
 
     def _decode(self, message: Incoming, now: datetime) -> object:
@@ -156,6 +171,7 @@ class Ingestor:
             chunk = ids[start : start + _ID_CHUNK]
             known.update(r[0] for r in conn.execute(f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk))
         rows, inserted, duplicates = [], {}, Counter()
+        arrived = parse_ts(received).timestamp()
         for message, event in events:
             report.acks.stored(event.station, event.seq)  # held once this batch commits, new or not
             if event.id in known:
@@ -165,6 +181,7 @@ class Ingestor:
             # The payload as sent (validated UTF-8 JSON): fields a newer station adds are kept, not dropped.
             rows.append((event.id, event.station, event.kind, event.ts, event.seq, received, bytes(message.payload).decode()))
             inserted.setdefault(event.station, []).append(event)
+            report.delays_s.append(arrived - parse_ts(event.ts).timestamp())
         conn.executemany("INSERT INTO events (id, station, kind, ts, seq, received_at, payload) VALUES (?,?,?,?,?,?,?)", rows)
         conn.executemany("UPDATE stations SET duplicates = duplicates + ? WHERE id = ?", [(n, s) for s, n in duplicates.items()])
         report.stored += len(rows)

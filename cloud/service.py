@@ -10,9 +10,11 @@ from datetime import datetime
 import uvicorn
 
 from cloud.api import create_app
+from cloud.broker_sys import BrokerSys
 from cloud.config import CollectorConfig
 from cloud.followup_records import run_followups
 from cloud.ingest import Ingestor
+from cloud.prometheus import CollectorMetrics
 from cloud.rollups import run_rollups
 from cloud.rules import run_rules
 from cloud.store import open_db, utc_now
@@ -69,10 +71,16 @@ class CollectorService:
         self.config = config
         path = config.database.path
         open_db(path).conn.close()  # create and migrate before any thread opens it
-        self.subscriber = Subscriber(config.mqtt, config.ingest, self._ingestor, clock=clock)
+        self.broker_sys = BrokerSys()
+        self.metrics = CollectorMetrics(path, broker=self.broker_sys)  # what /metrics serves
+        self.subscriber = Subscriber(
+            config.mqtt, config.ingest, self._ingestor, clock=clock, on_batch=self.metrics.ingest.record,
+            broker_sys=self.broker_sys,
+        )
         self.jobs = Jobs(config, clock=clock)
+        app = create_app(config, clock=clock, prometheus=self.metrics.registry)
         self.server = uvicorn.Server(uvicorn.Config(
-            create_app(config, clock=clock), host=config.http.host, port=config.http.port, log_level="warning",
+            app, host=config.http.host, port=config.http.port, log_level="warning",
         ))
         self._thread: threading.Thread | None = None
 

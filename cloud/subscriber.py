@@ -6,6 +6,9 @@ to every station in the batch (``forecourt/v1/<station>/ack``, cloud/acks.py) sa
 events HQ now holds. Stations keep each event until that second one, so what a broker loses (killed
 before its autosave, or restarted without our shared subscription, which Mosquitto 2.0 forgets) is
 sent again; a collector killed between receipt and commit loses nothing either way.
+
+Given a :class:`~cloud.broker_sys.BrokerSys`, the same connection also reads the broker's ``$SYS/broker/#``
+figures (QoS 0, in a SUBSCRIBE of its own so a broker that refuses it still lets ingest start) for /metrics.
 """
 
 import logging
@@ -22,6 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from cloud.broker_sys import SYS_FILTER, BrokerSys
 from cloud.config import CollectorMqtt, IngestSettings
 from cloud.ingest import BatchReport, Incoming, Ingestor
 from cloud.store import utc_now
@@ -64,12 +68,15 @@ class Subscriber:
         *,
         clock: Callable[[], datetime] = utc_now,
         on_batch: Callable[[BatchReport], None] | None = None,
+        broker_sys: BrokerSys | None = None,
     ) -> None:
         self.settings = settings
         self.ingest = ingest
         self._ingestor_factory = ingestor_factory
         self._clock = clock
         self._on_batch = on_batch
+        self.broker_sys = broker_sys
+        self._sys_mid: int | None = None
         self._queue: queue.Queue[_Received] = queue.Queue()
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -136,9 +143,16 @@ class Subscriber:
             return
         # Every time, session or not: Mosquitto 2.0 restores a persistent session without its shared subscriptions.
         client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in subscriptions(self.settings.share_group)])
+        if self.broker_sys is not None:
+            _, self._sys_mid = client.subscribe(SYS_FILTER, options=SubscribeOptions(qos=0))
 
     def _on_subscribe(self, _client, _userdata, mid, reason_codes, _props) -> None:
         refused = [str(code) for code in reason_codes if code.is_failure]
+        if mid == self._sys_mid and self.broker_sys is not None:
+            self.broker_sys.refused = bool(refused)
+            if refused:
+                log.warning("the broker refused $SYS/broker/# (%s): /metrics has no broker figures", ", ".join(refused))
+            return
         if refused:
             log.error("the broker refused our subscriptions: %s (check the collector's ACL)", ", ".join(refused))
             return
@@ -156,6 +170,9 @@ class Subscriber:
             topic = message.topic
         except UnicodeDecodeError:
             topic = message._topic.decode("utf-8", "replace")  # noqa: SLF001 - the only way to see a bad topic
+        if topic.startswith("$SYS/") and self.broker_sys is not None:
+            self.broker_sys.update(topic, message.payload)  # the broker's figures, never station data
+            return
         self._queue.put(_Received(topic, message.payload, message.mid, message.qos))
 
     def _next_batch(self) -> list[_Received]:

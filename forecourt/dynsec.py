@@ -24,6 +24,7 @@ from forecourt.protocol import DOWNLINK, EVENT_KINDS, ROOT
 COLLECTOR_USER = "collector"
 COLLECTOR_ROLE = "forecourt-collector"
 STATION_ROLE_PREFIX = "forecourt-station-"
+SYS_BROKER = "$SYS/broker/#"  # the broker's counters: read-only figures, no station data
 PBKDF2_ITERATIONS = 101  # mosquitto_ctrl's default; the passwords are 192 random bits, not words to guess
 
 
@@ -63,13 +64,16 @@ def station_role(station: str) -> dict[str, Any]:
 
 
 def collector_role() -> dict[str, Any]:
-    """Read every station, plainly or in any share group; write every station's downlink (ack, config)."""
+    """Read every station, plainly or in any share group; write every station's downlink (ack, config);
+    read the broker's own figures under ``$SYS/broker/`` for the collector's /metrics (cloud/broker_sys.py)."""
     acls = [
         # 2.0.11 matches a shared subscription with its $share/<group>/ prefix (measured); + is any group.
         _acl("subscribePattern", f"{ROOT}/#"),
         _acl("subscribePattern", f"$share/+/{ROOT}/#"),
         _acl("publishClientReceive", f"{ROOT}/#"),
         *(_acl("publishClientSend", f"{ROOT}/+/{channel}") for channel in DOWNLINK),
+        _acl("subscribePattern", SYS_BROKER),
+        _acl("publishClientReceive", SYS_BROKER),
     ]
     return {"rolename": COLLECTOR_ROLE, "acls": acls}
 

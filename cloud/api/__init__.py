@@ -2,6 +2,7 @@
 
 Every route lives under ``/api/v1`` and needs ``Authorization: Bearer <token>``; ``/`` and
 ``/static`` are left to the dashboard, which mounts itself through ``cloud.dashboard.mount(app)``.
+``/metrics`` is Prometheus's (``cloud.api.scrape``): an ``hq`` token, the same header.
 
 Every request gets a verdict from the caller's side of the line when it is the caller's fault: a bad
 parameter is 422 with a short message that never echoes a long value back (nor fails to: ``NaN`` and
@@ -21,6 +22,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 
 from cloud.config import CollectorConfig
 from cloud.store import open_db, utc_now
@@ -29,10 +31,14 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(
-    source: CollectorConfig | str | Path, *, clock: Callable[[], datetime] = utc_now, dashboard: bool = True
+    source: CollectorConfig | str | Path, *, clock: Callable[[], datetime] = utc_now, dashboard: bool = True,
+    prometheus: CollectorRegistry | None = None,
 ) -> FastAPI:
-    """An app over the database named by a collector config or given as a path (created and migrated here)."""
-    from cloud.api import alerts, exports, followups, metrics, rankings, stations
+    """An app over the database named by a collector config or given as a path (created and migrated here).
+
+    ``prometheus`` is what ``/metrics`` serves (the running collector's, with its ingest counters); without
+    it, the figures read from the database alone."""
+    from cloud.api import alerts, exports, followups, metrics, rankings, scrape, stations
     from cloud.api.deps import CurrentUser
     from cloud.api.security import SecurityHeaders
 
@@ -55,6 +61,12 @@ def create_app(
     app.state.db_path = str(db_path)
     app.state.clock = clock
     app.state.config = config
+    if prometheus is None:
+        from cloud.prometheus import CollectorMetrics
+
+        prometheus = CollectorMetrics(db_path, ingest=False).registry
+    app.state.prometheus = prometheus
+    app.include_router(scrape.router)
     for module in (stations, metrics, rankings, alerts, followups, exports):
         app.include_router(module.router, prefix=API_PREFIX)
     if dashboard and importlib.util.find_spec("cloud.dashboard") is not None:
