@@ -5,6 +5,10 @@ Happy Index, generalised from HappyOrNot's four buttons to 3/4/5-point scales: e
 ``(score - 1) / (scale - 1)`` (0 for the unhappiest button, 1 for the happiest) and the index is the
 mean weight x 100. A rating is *bad* when its weight is below 0.5 (the lower half of the scale:
 1 of 3; 1-2 of 4; 1-2 of 5).
+
+Ratings are also totalled per reason button, and restrooms per restroom id: counted and flagged check-ins,
+seconds overdue within online time, and the longest gap between counted check-ins. A region's figures add
+restrooms of the same id across its stations (``r1`` of each), which keeps compliance a share of time.
 """
 
 import json
@@ -14,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from cloud.config import GoalSettings
-from cloud.store import ROLLUP_JSON, ROLLUP_MAXES, ROLLUP_SUMS
+from cloud.store import ROLLUP_COUNTERS, ROLLUP_JSON, ROLLUP_KEYED_MAXES, ROLLUP_MAXES, ROLLUP_SUMS
 from forecourt.protocol import Alert, Cleaning, Event, Rating, StationAlert, Visit
 
 Interval = tuple[datetime, datetime]
@@ -64,13 +68,18 @@ def empty_row() -> dict:
 
 def hour_row(
     events: Iterable[Event], fps_samples: Iterable[float | None], *, online_s: float, overdue_s: float,
-    goals: GoalSettings,
+    goals: GoalSettings, overdue_by_restroom: Mapping[str, float] | None = None,
 ) -> dict:
-    """Additive figures of one station over one bucket from its events and health samples."""
+    """Additive figures of one station over one bucket from its events and health samples; ``overdue_s`` is
+    the time any restroom was overdue, ``overdue_by_restroom`` each restroom's (both within online time)."""
     row = empty_row()
     greet: Counter[int] = Counter()
     dwell: Counter[int] = Counter()
     excluded: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    cleanings: Counter[str] = Counter()
+    flagged: Counter[str] = Counter()
+    gaps: dict[str, float] = {}
     for event in events:
         match event:
             case Rating():
@@ -83,12 +92,17 @@ def hour_row(
                 if event.location == "restroom":
                     row["ratings_restroom"] += 1
                     row["happy_sum_restroom"] += weight
+                if event.reason is not None:
+                    reasons[event.reason] += 1
             case Cleaning(flag=None):
                 row["cleanings"] += 1
                 row["longest_gap_s"] = max(row["longest_gap_s"], event.since_last_s or 0)
+                cleanings[event.restroom] += 1
+                gaps[event.restroom] = max(gaps.get(event.restroom, 0), event.since_last_s or 0)
             case Cleaning():
                 row["flagged"] += 1
                 excluded["flagged_checkin"] += 1
+                flagged[event.restroom] += 1
             case Alert():
                 row["overdue_episodes"] += event.alert == StationAlert.RESTROOM_OVERDUE and event.state == "open"
             case Visit():
@@ -111,24 +125,47 @@ def hour_row(
     row["greet_hist"] = {str(k): v for k, v in sorted(greet.items())}
     row["dwell_hist"] = {str(k): v for k, v in sorted(dwell.items())}
     row["excluded"] = dict(sorted(excluded.items()))
+    row["reasons"] = dict(sorted(reasons.items()))
+    row["restroom_cleanings"] = dict(sorted(cleanings.items()))
+    row["restroom_flagged"] = dict(sorted(flagged.items()))
+    row["restroom_overdue_s"] = {name: s for name, s in sorted((overdue_by_restroom or {}).items()) if name and s > 0}
+    row["restroom_longest_gap_s"] = {name: s for name, s in sorted(gaps.items()) if s > 0}
     return row
+
+
+def _loaded(value: str | Mapping) -> Mapping:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _ordered(name: str, items: Iterable[tuple[str, float]]) -> dict:
+    """A JSON column's items in a stable order: histograms by their number, the others by key."""
+    return dict(sorted(items, key=lambda kv: int(kv[0]))) if name.endswith("_hist") else dict(sorted(items))
+
+
+def _keyed_max(parts: Iterable[Mapping]) -> dict:
+    out: dict[str, float] = {}
+    for part in parts:
+        for key, value in _loaded(part).items():
+            out[key] = max(out.get(key, 0), value)
+    return out
 
 
 def merge(rows: Iterable[Mapping]) -> dict:
     """Rows of several buckets or stations as one: sums add, maxima take the max, histograms add."""
     out = empty_row()
-    counters = {name: Counter() for name in ROLLUP_JSON}
+    rows = list(rows)
+    counters = {name: Counter() for name in ROLLUP_COUNTERS}
     for row in rows:
         for name in ROLLUP_SUMS:
             out[name] += row[name]
         for name in ROLLUP_MAXES:
             out[name] = max(out[name], row[name])
-        for name in ROLLUP_JSON:
-            value = row[name]
-            counters[name].update(json.loads(value) if isinstance(value, str) else value)
-    for name in ROLLUP_JSON:
-        items = counters[name].items()
-        out[name] = dict(sorted(items, key=lambda kv: int(kv[0]))) if name.endswith("_hist") else dict(sorted(items))
+        for name in ROLLUP_COUNTERS:
+            counters[name].update(_loaded(row[name]))
+    for name in ROLLUP_COUNTERS:
+        out[name] = _ordered(name, counters[name].items())
+    for name in ROLLUP_KEYED_MAXES:
+        out[name] = _ordered(name, _keyed_max(row[name] for row in rows).items())
     return out
 
 
@@ -140,14 +177,15 @@ def shift(base: Mapping, new: Mapping, old: Mapping) -> dict:
         out[name] = base[name] + new[name] - old[name]
     for name in ROLLUP_MAXES:
         out[name] = max(base[name], new[name])
-    for name in ROLLUP_JSON:
+    for name in ROLLUP_COUNTERS:
         counter: Counter = Counter()
         for part, sign in ((base, 1), (new, 1), (old, -1)):
-            value = part[name]
-            for key, count in (json.loads(value) if isinstance(value, str) else value).items():
+            for key, count in _loaded(part[name]).items():
                 counter[key] += sign * count
-        items = [(k, v) for k, v in counter.items() if v > 0]
-        out[name] = dict(sorted(items, key=lambda kv: int(kv[0]))) if name.endswith("_hist") else dict(sorted(items))
+        # Float sums (overdue seconds) may leave a remainder of rounding where the true value is 0.
+        out[name] = _ordered(name, [(k, v) for k, v in counter.items() if v > 1e-9])
+    for name in ROLLUP_KEYED_MAXES:
+        out[name] = _ordered(name, _keyed_max((base[name], new[name])).items())
     return out
 
 
@@ -178,6 +216,7 @@ def figures(row: Mapping) -> dict:
         "bad_rate": _ratio(row["bad_n"], row["ratings_n"]),
         "ratings_restroom": int(row["ratings_restroom"]),
         "happy_index_restroom": _ratio(100 * row["happy_sum_restroom"], row["ratings_restroom"], 2),
+        "ratings_by_reason": {reason: int(n) for reason, n in _loaded(row["reasons"]).items()},
         "cleanings": int(row["cleanings"]),
         "compliance": round(max(0.0, 1 - row["overdue_s"] / online_s), 4) if online_s else None,
         "longest_gap_min": round(row["longest_gap_s"] / 60, 2) if row["longest_gap_s"] else None,
@@ -190,9 +229,28 @@ def figures(row: Mapping) -> dict:
         "greet_within_goal": _ratio(row["greet_within_goal"], row["greet_eligible"]),
         "dwell_p50": percentile(row["dwell_hist"], 0.5),
         "dwell_p90": percentile(row["dwell_hist"], 0.9),
+        "restrooms": restroom_figures(row),
         "coverage": {
             "online_min": round(online_s / 60, 2),
             "camera_fps": _ratio(row["fps_sum"], row["fps_n"], 2),
             "excluded": dict(row["excluded"]),
         },
     }
+
+
+def restroom_figures(row: Mapping) -> list[dict]:
+    """Per restroom id: check-ins, compliance (share of online time it was not overdue) and longest gap."""
+    cleanings, flagged = _loaded(row["restroom_cleanings"]), _loaded(row["restroom_flagged"])
+    overdue, gaps = _loaded(row["restroom_overdue_s"]), _loaded(row["restroom_longest_gap_s"])
+    online_s = row["online_s"]
+    return [
+        {
+            "restroom": name,
+            "cleanings": int(cleanings.get(name, 0)),
+            "flagged": int(flagged.get(name, 0)),
+            "overdue_min": round(overdue.get(name, 0) / 60, 2),
+            "compliance": round(max(0.0, 1 - overdue.get(name, 0) / online_s), 4) if online_s else None,
+            "longest_gap_min": round(gaps[name] / 60, 2) if gaps.get(name) else None,
+        }
+        for name in sorted({*cleanings, *flagged, *overdue, *gaps})
+    ]

@@ -76,8 +76,8 @@ def running_intervals(db: Database, station: str, start: datetime, end: datetime
     )
 
 
-def overdue_intervals(db: Database, station: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """When any restroom was overdue, from the station's own overdue alerts (open ... cleared)."""
+def overdue_intervals(db: Database, station: str, start: datetime, end: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+    """When each restroom was overdue, from the station's own overdue alerts (open ... cleared)."""
     per_restroom: dict[str, list[tuple[datetime, bool]]] = defaultdict(list)
     rows = db.execute(
         "SELECT kind, payload FROM events WHERE station = ? AND kind = 'alert' AND ts >= ? AND ts < ? ORDER BY ts, seq",
@@ -86,7 +86,7 @@ def overdue_intervals(db: Database, station: str, start: datetime, end: datetime
     for alert in stored_events(rows):
         if isinstance(alert, Alert) and alert.alert == StationAlert.RESTROOM_OVERDUE:
             per_restroom[alert.subject or ""].append((parse_ts(alert.ts), alert.state == "open"))
-    return [piece for changes in per_restroom.values() for piece in clip(timeline(changes, end), start, end)]
+    return {name: clip(timeline(changes, end), start, end) for name, changes in per_restroom.items()}
 
 
 def compute_hour(db: Database, station: str, key: str, now: datetime, goals: GoalSettings) -> dict:
@@ -103,8 +103,10 @@ def compute_hour(db: Database, station: str, key: str, now: datetime, goals: Goa
         )
     ]
     online = online_intervals(db, station, start, end) + running_intervals(db, station, start, end)
-    overdue = intersect(online, overdue_intervals(db, station, start, end))
-    return hour_row(events, fps, online_s=measure(online), overdue_s=measure(overdue), goals=goals)
+    by_restroom = {name: intersect(online, pieces) for name, pieces in overdue_intervals(db, station, start, end).items()}
+    overdue = [piece for pieces in by_restroom.values() for piece in pieces]
+    return hour_row(events, fps, online_s=measure(online), overdue_s=measure(overdue), goals=goals,
+                    overdue_by_restroom={name: measure(pieces) for name, pieces in by_restroom.items()})
 
 
 def _upsert(db: Database, station: str, period: str, bucket: str, complete: bool, row: dict) -> None:

@@ -25,7 +25,12 @@ ROLLUP_SUMS = (
     "fps_sum", "fps_n", "visits", "greet_eligible", "greet_within_goal",
 )
 ROLLUP_MAXES = ("longest_gap_s",)
-ROLLUP_JSON = ("greet_hist", "dwell_hist", "excluded")
+# Added per key; ratings per reason button, and per restroom id its check-ins and overdue seconds.
+ROLLUP_COUNTERS = (
+    "greet_hist", "dwell_hist", "excluded", "reasons", "restroom_cleanings", "restroom_flagged", "restroom_overdue_s",
+)
+ROLLUP_KEYED_MAXES = ("restroom_longest_gap_s",)  # the maximum per key: each restroom's longest gap
+ROLLUP_JSON = ROLLUP_COUNTERS + ROLLUP_KEYED_MAXES  # stored as JSON objects
 
 
 def _execute_each(db: Database, script: str) -> None:
@@ -84,7 +89,8 @@ def m001_core(db: Database) -> None:
     """
     _execute_each(db, script)
     sums = ", ".join(f"{name} REAL NOT NULL DEFAULT 0" for name in ROLLUP_SUMS + ROLLUP_MAXES)
-    blobs = ", ".join(f"{name} TEXT NOT NULL DEFAULT '{{}}'" for name in ROLLUP_JSON)
+    # The JSON columns of this first version; later ones are added by their own migrations (m006).
+    blobs = ", ".join(f"{name} TEXT NOT NULL DEFAULT '{{}}'" for name in ("greet_hist", "dwell_hist", "excluded"))
     db.execute(
         f"""CREATE TABLE rollups (
             station TEXT NOT NULL, period TEXT NOT NULL, bucket TEXT NOT NULL, complete INTEGER NOT NULL DEFAULT 0,
@@ -160,6 +166,20 @@ def m005_followups(db: Database) -> None:
         CREATE INDEX events_ratings_received ON events(received_at) WHERE kind = 'rating'
     """
     _execute_each(db, script)
+
+
+@migrations()
+def m006_reasons_and_restrooms(db: Database) -> None:
+    """Ratings per reason and figures per restroom in every rollup row (cloud/figures.py). Past hours that
+    may hold such figures are marked dirty, so the rollup job fills the new columns in for them too."""
+    for name in ("reasons", "restroom_cleanings", "restroom_flagged", "restroom_overdue_s", "restroom_longest_gap_s"):
+        db.execute(f"ALTER TABLE rollups ADD COLUMN {name} TEXT NOT NULL DEFAULT '{{}}'")
+    # Hours with ratings, check-ins or overdue time (which runs through hours without events) are the
+    # ones the new columns can differ in.
+    db.execute(
+        """INSERT OR IGNORE INTO dirty (station, hour) SELECT station, bucket FROM rollups
+           WHERE period = 'hour' AND (ratings_n > 0 OR cleanings > 0 OR flagged > 0 OR overdue_s > 0)"""
+    )
 
 
 def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = None) -> Database:

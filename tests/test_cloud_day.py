@@ -110,24 +110,30 @@ def day(tmp_path):
 
 
 def _metric(bucket, ratings, hi, bad, rr, hir, cleanings, compliance, gap, episodes, flagged, visits, vph,
-            greet, within, dwell, online_min, fps, excluded):
+            greet, within, dwell, online_min, fps, excluded, restrooms=()):
     return {
         "bucket": bucket, "ratings": dict(zip("12345", ratings, strict=True)), "happy_index": hi, "bad_rate": bad,
-        "ratings_restroom": rr, "happy_index_restroom": hir, "cleanings": cleanings, "compliance": compliance,
-        "longest_gap_min": gap, "overdue_episodes": episodes, "flagged": flagged, "visits": visits,
-        "vehicles_per_hour": vph, "greet_p50": greet[0], "greet_p90": greet[1], "greet_within_goal": within,
-        "dwell_p50": dwell[0], "dwell_p90": dwell[1],
+        "ratings_restroom": rr, "happy_index_restroom": hir, "ratings_by_reason": {}, "cleanings": cleanings,
+        "compliance": compliance, "longest_gap_min": gap, "overdue_episodes": episodes, "flagged": flagged,
+        "visits": visits, "vehicles_per_hour": vph, "greet_p50": greet[0], "greet_p90": greet[1],
+        "greet_within_goal": within, "dwell_p50": dwell[0], "dwell_p90": dwell[1], "restrooms": list(restrooms),
         "coverage": {"online_min": online_min, "camera_fps": fps, "excluded": excluded, "poisoned_hours": 0},
     }
 
 
 def test_hourly_and_daily_rollups(day):
     none2 = (None, None)
+
+    def r1(cleanings, flagged, overdue_min, compliance, gap):
+        return {"restroom": "r1", "cleanings": cleanings, "flagged": flagged, "overdue_min": overdue_min,
+                "compliance": compliance, "longest_gap_min": gap}
+
     assert metrics(day, bucket="hour", station="leeds-01", start="2026-11-06T00:00:00.000Z") == [
         _metric("2026-11-06T06:00:00.000Z", (1, 1, 1, 1, 1), 61.67, 0.4, 2, 16.67, 1, 1.0, None, 0, 1, 4, 4.0,
-                (20.0, 90.0), 0.3333, (200.0, 400.0), 60.0, 7.0, {"flagged_checkin": 1, "low_fps_visit": 1}),
+                (20.0, 90.0), 0.3333, (200.0, 400.0), 60.0, 7.0, {"flagged_checkin": 1, "low_fps_visit": 1},
+                [r1(1, 1, 0.0, 1.0, None)]),
         _metric("2026-11-06T07:00:00.000Z", (3, 0, 0, 0, 1), 25.0, 0.75, 0, None, 1, 0.5, 90.0, 1, 0, 0, 0.0,
-                none2, None, none2, 60.0, None, {}),
+                none2, None, none2, 60.0, None, {}, [r1(1, 0, 30.0, 0.5, 90.0)]),
         _metric("2026-11-06T08:00:00.000Z", (0,) * 5, None, None, 0, None, 0, 1.0, None, 0, 0, 0, 0.0,
                 none2, None, none2, 60.0, 8.0, {}),
         _metric("2026-11-06T09:00:00.000Z", (0,) * 5, None, None, 0, None, 0, 1.0, None, 0, 0, 0, 0.0,
@@ -136,7 +142,8 @@ def test_hourly_and_daily_rollups(day):
                 none2, None, none2, 0.0, None, {}),
     ]
     daily = _metric("2026-11-06T00:00:00.000Z", (4, 1, 1, 1, 2), 45.37, 0.5556, 2, 16.67, 2, 0.875, 90.0, 1, 1, 4,
-                    1.0, (20.0, 90.0), 0.3333, (200.0, 400.0), 240.0, 7.33, {"flagged_checkin": 1, "low_fps_visit": 1})
+                    1.0, (20.0, 90.0), 0.3333, (200.0, 400.0), 240.0, 7.33, {"flagged_checkin": 1, "low_fps_visit": 1},
+                    [r1(2, 1, 30.0, 0.875, 90.0)])
     assert metrics(day, bucket="day", station="leeds-01", start="2026-11-01T00:00:00.000Z") == [daily]
     assert metrics(day, bucket="month", station="leeds-01", start="2026-11-01T00:00:00.000Z") == [
         {**daily, "bucket": "2026-11-01T00:00:00.000Z"}

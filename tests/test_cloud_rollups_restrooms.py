@@ -1,0 +1,64 @@
+"""Rollups by reason and per restroom, ingested and rolled up as the collector does: ratings totalled per
+reason button; each restroom's check-ins, overdue time, compliance and longest gap; a late event folded
+into the day it belongs to."""
+
+from datetime import UTC, datetime
+
+from cloud.config import GoalSettings
+from cloud.ingest import Ingestor
+from cloud.rollups import metrics, run_rollups
+from cloud.store import open_db
+from tests.cloud_kit import cleaning, edge_alert, incoming, online, rating
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(f"2026-11-06T{text}:00+00:00").astimezone(UTC)
+
+
+def reasoned(seq: int, at: str, score: int, reason: str | None):
+    return rating("leeds-01", seq, t(at), score).model_copy(update={"reason": reason})
+
+
+def picked(rows: list[dict]) -> list[tuple]:
+    return [(row["bucket"][11:16], row["ratings_by_reason"], row["restrooms"]) for row in rows]
+
+
+def room(name, cleanings, flagged, overdue_min, compliance, gap):
+    return {"restroom": name, "cleanings": cleanings, "flagged": flagged, "overdue_min": overdue_min,
+            "compliance": compliance, "longest_gap_min": gap}
+
+
+def test_ratings_by_reason_and_each_restrooms_compliance_and_longest_gap(tmp_path):
+    db = open_db(tmp_path / "collector.db")
+    ingestor = Ingestor(db)
+    ingestor.store([incoming(online(), "leeds-01")], now=t("10:00"))
+    ingestor.store([incoming(m) for m in (
+        reasoned(1, "10:02", 1, "cleanliness"), reasoned(2, "10:03", 2, "cleanliness"), reasoned(3, "10:04", 2, "queue"),
+        reasoned(4, "10:06", 5, None),
+        cleaning("leeds-01", 5, t("10:05"), "gents", since_last_s=1800),
+        edge_alert("leeds-01", 6, t("10:20"), "restroom_overdue", "open", "ladies"),
+        cleaning("leeds-01", 7, t("10:45"), "gents", since_last_s=2400),
+        cleaning("leeds-01", 8, t("10:47"), "gents", flag="too_soon"),
+        edge_alert("leeds-01", 9, t("10:50"), "restroom_overdue", "cleared", "ladies"),
+        cleaning("leeds-01", 10, t("10:50"), "ladies", since_last_s=5400),
+        reasoned(11, "11:10", 1, "queue"),
+        cleaning("leeds-01", 12, t("11:30"), "gents", since_last_s=2700),
+    )], now=t("11:40"))
+    run_rollups(db, t("12:00"), GoalSettings())
+    assert picked(metrics(db, bucket="hour", station="leeds-01", end="2026-11-06T12:00:00.000Z")) == [
+        ("10:00", {"cleanliness": 2, "queue": 1},
+         [room("gents", 2, 1, 0.0, 1.0, 40.0), room("ladies", 1, 0, 30.0, 0.5, 90.0)]),
+        ("11:00", {"queue": 1}, [room("gents", 1, 0, 0.0, 1.0, 45.0)]),
+    ]
+    day = [("00:00", {"cleanliness": 2, "queue": 2},
+            [room("gents", 3, 1, 0.0, 1.0, 45.0), room("ladies", 1, 0, 30.0, 0.75, 90.0)])]
+    assert picked(metrics(db, bucket="day", station="leeds-01")) == day
+
+    # A rating replayed late into 10:00 is folded into the day without recounting the rest (the day has
+    # also grown by 10 online minutes, so ladies' 30 overdue minutes are a smaller share of it).
+    ingestor.store([incoming(reasoned(13, "10:30", 2, "cleanliness"))], now=t("12:05"))
+    run_rollups(db, t("12:10"), GoalSettings())
+    day = [("00:00", {"cleanliness": 3, "queue": 2},
+            [room("gents", 3, 1, 0.0, 1.0, 45.0), room("ladies", 1, 0, 30.0, round(1 - 30 / 130, 4), 90.0)])]
+    assert picked(metrics(db, bucket="day", station="leeds-01")) == day
+    assert picked(metrics(db, bucket="month", station="leeds-01")) == day
