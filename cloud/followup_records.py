@@ -86,7 +86,7 @@ def _list_new_bad_ratings(db: Database, settings: FollowupSettings, now: datetim
             continue
         if rules.is_bad(rating.score, rating.scale, limits):
             bad.append(rules.BadRating(event_id, station, parse_ts(rating.ts), rating.score, rating.scale,
-                                       rating.kiosk, rating.reason))
+                                       rating.kiosk, rating.reason, rating.flag))
     newest = max([mark[0] if mark else format_ts(since), *(r[2] for r in rows)])
     db.execute("INSERT OR REPLACE INTO job_marks (name, value) VALUES (?, ?)", [MARK, newest])
     if not bad:
@@ -137,9 +137,9 @@ def _add_to_item(
                 [format_ts(first), format_ts(due.follow_up), format_ts(due.rectify), item_id],
             )
     db.conn.executemany(
-        """INSERT OR IGNORE INTO followup_ratings (event_id, followup, ts, score, scale, kiosk, reason)
-           VALUES (?, ?, ?, ?, ?, ?, ?)""",
-        [(r.event_id, item_id, format_ts(r.ts), r.score, r.scale, r.kiosk, r.reason) for r in ratings],
+        """INSERT OR IGNORE INTO followup_ratings (event_id, followup, ts, score, scale, kiosk, reason, flag)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        [(r.event_id, item_id, format_ts(r.ts), r.score, r.scale, r.kiosk, r.reason, r.flag) for r in ratings],
     )
     return int(item is None)
 
@@ -213,12 +213,12 @@ def _records(db: Database, rows: list[tuple], now: datetime) -> list[dict]:
         return []
     marks = ", ".join("?" * len(ids))
     ratings: dict[int, list[dict]] = {}
-    for item_id, event_id, ts, score, scale, kiosk, reason in db.execute(
-        f"""SELECT followup, event_id, ts, score, scale, kiosk, reason FROM followup_ratings
+    for item_id, event_id, ts, score, scale, kiosk, reason, flag in db.execute(
+        f"""SELECT followup, event_id, ts, score, scale, kiosk, reason, flag FROM followup_ratings
             WHERE followup IN ({marks}) ORDER BY ts, event_id""", ids,
     ):
-        ratings.setdefault(item_id, []).append(
-            {"event_id": event_id, "ts": ts, "score": score, "scale": scale, "kiosk": kiosk, "reason": reason})
+        ratings.setdefault(item_id, []).append({"event_id": event_id, "ts": ts, "score": score, "scale": scale,
+                                                "kiosk": kiosk, "reason": reason, "flag": flag})
     escalations: dict[int, list[dict]] = {}
     for item_id, stage, due_at, escalated_at, told, users in db.execute(
         f"""SELECT followup, stage, due_at, escalated_at, told, users FROM followup_escalations

@@ -50,6 +50,7 @@ class BadRating:
     scale: int
     kiosk: str
     reason: str | None = None
+    flag: str | None = None  # why the station thinks it doubtful (e.g. simultaneous presses)
 
 
 @dataclass(frozen=True)

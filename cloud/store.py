@@ -182,6 +182,13 @@ def m006_reasons_and_restrooms(db: Database) -> None:
     )
 
 
+@migrations()
+def m007_followup_rating_flags(db: Database) -> None:
+    """A follow-up lists a doubtful bad rating too (two buttons at once: the edge's ``flag``), with its flag,
+    so whoever follows it up can weigh it instead of the collector silently dropping it."""
+    db.execute("ALTER TABLE followup_ratings ADD COLUMN flag TEXT")
+
+
 def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = None) -> Database:
     """The database at ``path`` (created, migrated), in WAL mode so the API reads while ingest writes."""
     path = Path(path)

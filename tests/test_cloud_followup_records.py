@@ -45,11 +45,11 @@ class Kiosk:
     def __init__(self, db, station: str) -> None:
         self.ingestor, self.station, self.seq = Ingestor(db), station, 0
 
-    def rate(self, received: str, *scored: tuple[str, int], scale: int = 5) -> list[str]:
+    def rate(self, received: str, *scored: tuple[str, int], scale: int = 5, **fields) -> list[str]:
         ratings = []
         for at, score in scored:
             self.seq += 1
-            ratings.append(rating(self.station, self.seq, t(at), score, scale=scale))
+            ratings.append(rating(self.station, self.seq, t(at), score, scale=scale).model_copy(update=fields))
         self.ingestor.store([incoming(r) for r in ratings], now=t(received))
         return [r.id for r in ratings]
 
@@ -75,7 +75,7 @@ def test_one_bad_rating_among_four_opens_an_item_due_24_h_after_it(db):
         # Friday -> Monday, Tuesday, Wednesday at the same time in London.
         "rectify": {"due_at": "2026-11-11T10:05:00.000Z", "met_at": None, "status": "pending"},
         "ratings": [{"event_id": ids[1], "ts": "2026-11-06T10:05:00.000Z", "score": 1, "scale": 5, "kiosk": "k1",
-                     "reason": None}],
+                     "reason": None, "flag": None}],
         "escalations": [],
         "acknowledged_by": None, "acknowledged_at": None, "ack_note": None,
         "closed_by": None, "closed_at": None, "close_note": None,
@@ -106,6 +106,13 @@ def test_each_scale_has_its_own_bad_line(db):
     assert [(r["score"], r["scale"]) for r in item["ratings"]] == [(1, 3), (2, 4)]
     assert [r["event_id"] for r in item["ratings"]] == [three[0], four[0]]
     assert (item["timezone"], item["calendar"]) == ("UTC", "GB-ENG")
+
+
+def test_a_doubtful_bad_rating_is_followed_up_with_its_flag_and_reason(db):
+    Kiosk(db, "leeds-01").rate("11-06T10:00", ("11-06T09:00", 1), flag="simultaneous", reason="cleanliness")
+    run_followups(db, SETTINGS, t("11-06T10:01"))
+    (item,) = listed(db, "11-06T10:01")
+    assert [(r["flag"], r["reason"]) for r in item["ratings"]] == [("simultaneous", "cleanliness")]
 
 
 def test_re_running_opens_nothing_twice_and_a_late_replay_joins_its_day(db):

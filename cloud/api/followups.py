@@ -26,6 +26,7 @@ class ListedRating(BaseModel):
     scale: int
     kiosk: str
     reason: str | None
+    flag: str | None = Field(description="Why the station thinks it doubtful (e.g. simultaneous presses); still followed up")
 
 
 class Escalation(BaseModel):

@@ -64,7 +64,7 @@ const RATINGS_SHOWN = 3;
 
 function ratingsCell(item) {
   const line = (r) => h("div", { class: "muted", "data-rating": r.event_id },
-    `${r.score}/${r.scale} · ${when(r.ts)} · ${r.kiosk}${r.reason ? ` · ${r.reason}` : ""}`);
+    `${r.score}/${r.scale} · ${when(r.ts)} · ${r.kiosk}${r.reason ? ` · ${r.reason}` : ""}${r.flag ? ` · doubtful: ${r.flag}` : ""}`);
   const rest = item.ratings.slice(RATINGS_SHOWN);
   return h("td", { class: "ratings" }, h("div", {}, `${item.ratings.length} bad rating${item.ratings.length === 1 ? "" : "s"}`),
     item.ratings.slice(0, RATINGS_SHOWN).map(line),
