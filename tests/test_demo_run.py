@@ -45,6 +45,18 @@ def test_for_seconds_prints_three_lines_serves_the_dashboard_and_stops_cleanly(d
     assert len(demo.lines) == 3, "nothing else on stdout: logs go to stderr"
 
 
+def test_the_address_comes_once_hq_holds_the_history_and_the_back_fill_shows_its_progress(demo_factory):
+    demo = demo_factory(*SMALL, "--for", "30")
+    urls = demo.urls()
+    progress = demo.stderr()  # everything logged before the address was printed
+    assert "back-fill: [" in progress and "100 %  0.25 of 0.25 days" in progress
+    assert "rollups: [##############################] 100 %" in progress
+    status, hours = demo.api(f"/api/v1/metrics?station=oslo-sentrum&bucket=hour&end={time.strftime('%Y-%m-%dT%H:00:00Z', time.gmtime())}")
+    assert status == 200 and len(hours) >= 5, "every finished hour of the 6 back-filled is rolled up"
+    assert sum(sum(h["ratings"].values()) for h in hours) > 0
+    assert urls["Dashboard"].startswith("http://")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_signal_stops_everything_it_started(demo_factory, sig):
     demo = demo_factory(*SMALL)

@@ -4,7 +4,9 @@ Order follows the data: the broker (auth + the shipped station ACL), the collect
 registry, an HQ user), the collector as a subprocess (``forecourt collector``), then the fleet in this
 process: each station the real :class:`edge.service.EdgeService` on its own ``MockFactory``. History is
 back-filled through the same path (sensor logic on a simulated clock -> outbox -> publisher -> broker ->
-collector), then the stations follow the wall clock. Stop runs in reverse and is safe to call twice.
+collector), reporting how far it got; :meth:`Demo.wait_for_hq` then waits until HQ has stored every event
+and rolled up every finished hour, so the dashboard shows the history when its address is given out. Then
+the stations follow the wall clock. Stop runs in reverse and is safe to call twice.
 """
 
 import contextlib
@@ -13,6 +15,7 @@ import os
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -20,7 +23,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,11 +32,13 @@ from forecourt.broker import COLLECTOR_USER, Mosquitto, free_port
 from forecourt.children import die_with_parent
 from forecourt.demo.driver import SimulatedStation
 from forecourt.demo.fleet import FLEET, registry_csv, station_config
+from forecourt.demo.progress import Step
 from forecourt.errors import ForecourtError
 
 log = logging.getLogger(__name__)
 
 LIVE_STEP_S = 0.05  # how often live stations are advanced: finer than any press's hold time
+PROGRESS_S = 0.5  # how often the preparation reports how far it is
 DEMO_USER = "demo-hq"
 
 
@@ -82,6 +88,7 @@ class Demo:
         self.stop_event = threading.Event()
         self._live: threading.Thread | None = None
         self._stopped = False
+        self.history_start = time.time()
 
     # -- up --------------------------------------------------------------------------------------------
 
@@ -103,7 +110,7 @@ class Demo:
         (self.dir / "stations.csv").write_text(registry_csv(profiles))
         self._cli("stations", "import", str(self.dir / "stations.csv"), "--database", str(database))
         self.urls.token = self._cli("users", "add", DEMO_USER, "--role", "hq", "--force", "--database", str(database)).strip()
-        start = time.time() - self.options.days * 86400
+        self.history_start = start = time.time() - self.options.days * 86400
         port = free_port(self.options.host)
         self.urls.dashboard = f"http://{self.options.host}:{port}/"
         self._start_collector(database, passwords[COLLECTOR_USER], port)
@@ -115,16 +122,63 @@ class Demo:
             self.stations.append(SimulatedStation(profile, config, start=start, seed=self.options.seed).start())
         return self.urls
 
-    def backfill(self) -> float:
-        """Play history up to now for every station (in parallel: outbox fsyncs overlap); returns seconds."""
+    def backfill(self, progress: Callable[[Step], None] = lambda step: None) -> float:
+        """Play history up to now for every station (in parallel: outbox fsyncs overlap); returns seconds.
+
+        ``progress`` hears every :data:`PROGRESS_S` how much of the history the stations have played: the
+        mean of their simulated clocks' way from the history's start to now."""
         began = time.monotonic()
         now = time.time()
+        days = self.options.days
+        unit = "day" if days == 1 else "days"
+
+        def played() -> float:
+            span = max(1e-9, now - self.history_start)
+            return sum(min(1.0, (s.clock() - self.history_start) / span) for s in self.stations) / max(1, len(self.stations))
+
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="backfill") as pool:
-            for future in [pool.submit(s.replay, now, stop=self.stop_event) for s in self.stations]:
+            futures = [pool.submit(s.replay, now, stop=self.stop_event) for s in self.stations]
+            while wait(futures, timeout=PROGRESS_S).not_done:
+                progress(Step("back-fill", played(), f"{played() * days:.1f} of {days:g} {unit}"))
+            for future in futures:
                 future.result()
+        progress(Step("back-fill", 1.0, f"{days:g} of {days:g} {unit}"))
         took = time.monotonic() - began
         log.info("back-filled %g days for %d stations in %.1f s", self.options.days, len(self.stations), took)
         return took
+
+    def wait_for_hq(self, timeout: float, progress: Callable[[Step], None] = lambda step: None) -> bool:
+        """Until HQ has stored every row the back-fill left in the outboxes, then rolled up every hour before
+        this one; False when ``timeout`` seconds passed first (or the demo is stopping). Once the backlog is
+        gone it is not waited for again: the camera station keeps adding a few live rows."""
+        deadline = time.monotonic() + timeout
+        totals: dict[str, int] = {}
+        delivered = False
+        while not self.stop_event.is_set():
+            backlog = 0 if delivered else sum(s.service.outbox.stats().depth for s in self.stations)
+            delivered = delivered or not backlog
+            if not delivered:
+                total = totals.setdefault("rows", backlog) or backlog
+                progress(Step("delivery to HQ", 1 - backlog / max(total, backlog), f"{backlog:,} rows to go"))
+            else:
+                hours = self._unrolled_hours()
+                total = totals.setdefault("hours", hours) or 1
+                progress(Step("rollups", 1 - hours / max(total, hours), f"{hours:,} station-hours to go"))
+                if not hours:
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            self.stop_event.wait(PROGRESS_S)
+        return False
+
+    def _unrolled_hours(self) -> int:
+        """Station-hours before the current one that the collector has yet to roll up."""
+        current = time.strftime("%Y-%m-%dT%H", time.gmtime())
+        try:
+            with contextlib.closing(sqlite3.connect(self.dir / "collector.db", timeout=5)) as db:
+                return db.execute("SELECT count(*) FROM dirty WHERE hour < ?", [current]).fetchone()[0]
+        except sqlite3.Error:  # busy past the timeout: say "some", ask again
+            return 1
 
     def go_live(self) -> None:
         for station in self.stations:
