@@ -4,6 +4,10 @@ Deadlines follow the mystery-shopper rules HQ already works by: an answer to bad
 within 24 hours; every other finding must be rectified within 3 working days (Saturday and
 Sunday are skipped, in UTC). An alert is overdue while it is not resolved and its deadline has passed.
 The rules that open alerts are in cloud/rules.py.
+
+Apart from that lifecycle, an alert's *condition* is ``active`` until the station reports it gone
+(``cleared_at``: the restroom was cleaned, the station came back) and ``cleared`` after; a cleared alert
+stays open, acknowledged or resolved as people leave it, so it is told apart rather than closed.
 """
 
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ from forecourt.protocol import format_ts
 
 ANSWER_RULES = frozenset({"bad_rating_rate"})
 STATES = ("open", "acknowledged", "resolved")
+CONDITIONS = ("active", "cleared")
 _COLUMNS = (
     "id, station, rule, subject, message, opened_at, due_at, state, acknowledged_by, acknowledged_at, "
     "resolved_by, resolved_at, comment, ack_comment, cleared_at"
@@ -71,14 +76,16 @@ def open_alerts(db: Database, alerts: list[NewAlert], settings: AlertSettings) -
 def alert_dict(row: tuple, now: datetime) -> dict:
     record = dict(zip([c.strip() for c in _COLUMNS.split(",")], row, strict=True))
     record["overdue"] = record["state"] != "resolved" and record["due_at"] < format_ts(now)
+    record["condition"] = "cleared" if record["cleared_at"] else "active"
     return record
 
 
 def list_alerts(
     db: Database, *, now: datetime, where: str = "1", params: list | None = None, state: str | None = None,
-    station: str | None = None, overdue: bool | None = None, limit: int = 1000,
+    station: str | None = None, overdue: bool | None = None, condition: str | None = None, limit: int = 1000,
 ) -> list[dict]:
-    """Alerts joined to their station, newest first; ``where`` is a scope fragment over ``stations s``."""
+    """Alerts joined to their station, newest first; ``where`` is a scope fragment over ``stations s``.
+    ``condition`` is ``active`` (the station has not reported it cleared) or ``cleared``."""
     clauses, args = [where], list(params or [])
     if state:
         clauses.append("a.state = ?")
@@ -89,6 +96,10 @@ def list_alerts(
     if overdue is not None:
         clauses.append("(a.state != 'resolved' AND a.due_at < ?)" if overdue else "NOT (a.state != 'resolved' AND a.due_at < ?)")
         args.append(format_ts(now))
+    if condition is not None:
+        if condition not in CONDITIONS:
+            raise ValueError(f"condition {condition!r} is not one of {', '.join(CONDITIONS)}")
+        clauses.append("a.cleared_at IS NULL" if condition == "active" else "a.cleared_at IS NOT NULL")
     columns = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
     rows = db.execute(
         f"""SELECT {columns} FROM alerts a JOIN stations s ON s.id = a.station

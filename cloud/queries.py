@@ -15,12 +15,14 @@ from cloud import rollups
 from cloud.alerts import open_alert_counts
 from cloud.auth import Scope
 from cloud.config import ScoreSettings
+from cloud.figures import figures, merge
 from cloud.ingest import event_dict
 from cloud.registry import region_sql
 from forecourt.protocol import format_ts, parse_ts
 
 _STATION_COLUMNS = "id, name, region, status, last_seen, version, auto_registered, status_at"
 RESTROOM_LOOKBACK = timedelta(days=90)
+SUMMARY_WINDOW = timedelta(days=7)
 EVENT_COLUMNS = ("id", "station", "kind", "ts", "seq", "received_at", "payload")
 ROLLUP_COLUMNS = ("station", "bucket", "complete", *rollups.COLUMNS)
 
@@ -152,10 +154,38 @@ def poison_hours(db: Database, scope: Scope, limit: int = 500) -> list[dict]:
 
 def alerts(
     db: Database, scope: Scope, *, now: datetime, state: str | None = None, overdue: bool | None = None,
-    limit: int = 1000,
+    condition: str | None = None, limit: int = 1000,
 ) -> list[dict]:
     where, params = scope_sql(scope)
-    return lifecycle.list_alerts(db, now=now, where=where, params=params, state=state, overdue=overdue, limit=limit)
+    return lifecycle.list_alerts(
+        db, now=now, where=where, params=params, state=state, overdue=overdue, condition=condition, limit=limit
+    )
+
+
+def summary(db: Database, station: str, *, now: datetime, start: str | None = None, end: str | None = None) -> dict:
+    """One station's figures over a window of whole hours, as one: the hours from the one holding ``start``
+    up to the one holding ``end`` (excluded), by default the 7 days up to the end of the current hour.
+
+    Percentiles come from the window's merged histograms (also returned), so a page's headline figures and
+    its distribution chart are the same visits; ``greeted`` and ``greet_judged`` say how many they are.
+    """
+    end_hour = parse_ts(end).replace(minute=0, second=0, microsecond=0) if end else (
+        now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+    start_hour = parse_ts(start).replace(minute=0, second=0, microsecond=0) if start else end_hour - SUMMARY_WINDOW
+    rows = [dict(zip(ROLLUP_COLUMNS, row, strict=True)) for row in rollup_rows(
+        db, Scope(station=station), bucket="hour", start=format_ts(start_hour), end=format_ts(end_hour))]
+    merged = merge(rows)
+    shown = figures(merged)
+    shown["coverage"]["poisoned_hours"] = db.execute(
+        "SELECT count(*) FROM poison_hours WHERE station = ? AND hour >= ? AND hour < ?",
+        [station, format_ts(start_hour)[:13], format_ts(end_hour)[:13]],
+    ).fetchone()[0]
+    return {
+        "station": station, "start": format_ts(start_hour), "end": format_ts(max(start_hour, end_hour)), "hours": len(rows),
+        **shown,
+        "greeted": sum(merged["greet_hist"].values()), "greet_judged": int(merged["greet_eligible"]),
+        "greet_hist": merged["greet_hist"], "dwell_hist": merged["dwell_hist"],
+    }
 
 
 def metrics(db: Database, scope: Scope, *, bucket: str, start: str | None, end: str | None) -> list[dict]:

@@ -18,10 +18,14 @@ def list_alerts(
     db: DbDep, user: CurrentUser, now: Now,
     state: Annotated[Literal["open", "acknowledged", "resolved"] | None, Query()] = None,
     station: StationQ = None, region: RegionQ = None, overdue: bool | None = None,
+    condition: Annotated[
+        Literal["active", "cleared"] | None,
+        Query(description="active: the station still reports it; cleared: it reported the condition gone"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict]:
     scope = request_scope(db, user, region=region, station=station)
-    return queries.alerts(db, scope, now=now, state=state, overdue=overdue, limit=limit)
+    return queries.alerts(db, scope, now=now, state=state, overdue=overdue, condition=condition, limit=limit)
 
 
 def _transition(db, user, now, alert_id: int, body: Comment, action) -> dict:

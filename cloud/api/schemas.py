@@ -78,7 +78,11 @@ class Alert(BaseModel):
     resolved_by: str | None
     resolved_at: str | None
     comment: str | None
-    cleared_at: str | None
+    cleared_at: str | None = Field(description="When the station reported the condition gone")
+    condition: Literal["active", "cleared"] = Field(
+        description="active until the station reports the condition gone (cleared_at), cleared after; "
+        "independent of state: a cleared alert stays open until someone acknowledges or resolves it"
+    )
 
 
 class Comment(BaseModel):
@@ -92,8 +96,7 @@ class Coverage(BaseModel):
     poisoned_hours: int = Field(0, description="Station-hours whose rollup failed and is set aside (see poison-hours)")
 
 
-class Metric(BaseModel):
-    bucket: str
+class Figures(BaseModel):
     ratings: dict[str, int]
     happy_index: float | None
     bad_rate: float | None
@@ -112,6 +115,23 @@ class Metric(BaseModel):
     dwell_p50: float | None
     dwell_p90: float | None
     coverage: Coverage
+
+
+class Metric(Figures):
+    bucket: str
+
+
+class Summary(Figures):
+    """A station's figures over one window of whole hours."""
+
+    station: str
+    start: str = Field(description="First hour of the window (inclusive)")
+    end: str = Field(description="End of the window (exclusive)")
+    hours: int = Field(description="Hours in the window with a rollup row")
+    greeted: int = Field(description="Greeted visits behind greet_p50 and greet_p90")
+    greet_judged: int = Field(description="Visits behind greet_within_goal, greeted or not (those below the fps floor are left out)")
+    greet_hist: dict[str, int] = Field(description="Greeted visits by whole seconds from stopping to the greeting")
+    dwell_hist: dict[str, int] = Field(description="Visits by whole seconds from entering the bay to leaving it")
 
 
 class RankingCoverage(BaseModel):

@@ -1,4 +1,5 @@
-"""Who am I, regions, stations (list and detail), a station's raw events, dead letters, poison hours."""
+"""Who am I, regions, stations (list and detail), a station's figures over a window and its raw events,
+dead letters, poison hours."""
 
 from typing import Annotated, Literal
 
@@ -18,7 +19,7 @@ from cloud.api.deps import (
     parse_time,
     request_scope,
 )
-from cloud.api.schemas import DeadLetter, Me, PoisonHour, Station, StationDetail
+from cloud.api.schemas import DeadLetter, Me, PoisonHour, Station, StationDetail, Summary
 from cloud.registry import all_regions
 
 router = APIRouter(tags=["stations"])
@@ -44,6 +45,16 @@ def list_stations(db: DbDep, user: CurrentUser, region: RegionQ = None) -> list[
 def station_detail(station: StationPath, db: DbDep, user: CurrentUser, now: Now) -> dict:
     check_station(db, user, station)
     return queries.station_detail(db, station, now)
+
+
+@router.get("/stations/{station}/summary", response_model=Summary)
+def station_summary(
+    station: StationPath, db: DbDep, user: CurrentUser, now: Now, start: StartQ = None, end: EndQ = None
+) -> dict:
+    """The station's figures over one window of whole hours (default: the 7 days up to the end of this hour),
+    with the greeting and throughput histograms they come from."""
+    check_station(db, user, station)
+    return queries.summary(db, station, now=now, start=parse_time(start, "start"), end=parse_time(end, "end"))
 
 
 @router.get("/stations/{station}/events", response_model=list[dict])
