@@ -177,34 +177,31 @@ def list_followups(
     where, params = scope_sql(scope)
     clauses, args = [where], list(params)
     at = format_ts(now)
-    if state:
-        clauses.append("f.state = ?")
-        args.append(state)
-    if station:
-        clauses.append("f.station = ?")
-        args.append(station)
-    if overdue is not None:
-        clauses.append(_OVERDUE_SQL if overdue else f"NOT {_OVERDUE_SQL}")
-        args += [at, at]
-    if escalated is not None:
-        clauses.append(f"{'' if escalated else 'NOT '}EXISTS (SELECT 1 FROM followup_escalations x WHERE x.followup = f.id)")
-    columns = ", ".join(f"f.{c}" for c in _ITEM_COLUMNS)
-    rows = db.execute(
-        f"""SELECT {columns}, s.name, s.region FROM followups f JOIN stations s ON s.id = f.station
-            WHERE {' AND '.join(clauses)} ORDER BY f.opened_at DESC, f.id DESC LIMIT ?""",
-        [*args, limit],
-    ).fetchall()
-    return _records(db, rows, now)
+    escalations = "EXISTS (SELECT 1 FROM followup_escalations x WHERE x.followup = f.id)"
+    for wanted, clause, values in (
+        (state, "f.state = ?", [state]), (station, "f.station = ?", [station]),
+        (overdue, _OVERDUE_SQL if overdue else f"NOT {_OVERDUE_SQL}", [at, at]),
+        (escalated, escalations if escalated else f"NOT {escalations}", []),
+    ):
+        if wanted is not None:
+            clauses.append(clause)
+            args += values
+    return _select(db, " AND ".join(clauses), args, now, limit)
 
 
 def get_followup(db: Database, item_id: int, now: datetime) -> dict | None:
+    found = _select(db, "f.id = ?", [item_id], now, 1)
+    return found[0] if found else None
+
+
+def _select(db: Database, where: str, args: list, now: datetime, limit: int) -> list[dict]:
     columns = ", ".join(f"f.{c}" for c in _ITEM_COLUMNS)
     rows = db.execute(
-        f"SELECT {columns}, s.name, s.region FROM followups f JOIN stations s ON s.id = f.station WHERE f.id = ?",
-        [item_id],
+        f"""SELECT {columns}, s.name, s.region FROM followups f JOIN stations s ON s.id = f.station
+            WHERE {where} ORDER BY f.opened_at DESC, f.id DESC LIMIT ?""",
+        [*args, limit],
     ).fetchall()
-    records = _records(db, rows, now)
-    return records[0] if records else None
+    return _records(db, rows, now)
 
 
 def _records(db: Database, rows: list[tuple], now: datetime) -> list[dict]:
@@ -250,31 +247,29 @@ def _stage(due_at: str, met_at: str | None, now: datetime) -> dict:
 
 def acknowledge(db: Database, item_id: int, *, by: str, note: str, now: datetime) -> dict:
     """Someone has followed the item up (called the customer, looked at the restroom): who, when, what."""
-    with writing(db):
-        changed = db.execute(
-            """UPDATE followups SET state = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, ack_note = ?
-               WHERE id = ? AND state = 'open'""",
-            [by, format_ts(now), note, item_id],
-        ).rowcount
-    return _after(db, item_id, changed, "acknowledged", now)
+    return _move(db, item_id, "acknowledged", "state = 'open'", now,
+                 acknowledged_by=by, acknowledged_at=format_ts(now), ack_note=note)
 
 
 def close(db: Database, item_id: int, *, by: str, note: str, now: datetime) -> dict:
     """The cause is rectified: ``note`` says what was done. Closing ends the item's tracking."""
     if not note.strip():
         raise FollowupStateError("closing a follow-up needs a note saying what was done")
+    return _move(db, item_id, "closed", "state != 'closed'", now, closed_by=by, closed_at=format_ts(now), close_note=note)
+
+
+def _move(db: Database, item_id: int, target: str, allowed: str, now: datetime, **record: str) -> dict:
+    """Set ``state = target`` and the ``record`` columns where the item's state is ``allowed``; the item
+    as it is then, read in the same transaction. KeyError for no item, FollowupStateError for a refusal."""
+    assignments = ", ".join(f"{column} = ?" for column in record)
     with writing(db):
-        changed = db.execute(
-            "UPDATE followups SET state = 'closed', closed_by = ?, closed_at = ?, close_note = ? WHERE id = ? AND state != 'closed'",
-            [by, format_ts(now), note, item_id],
+        moved = db.execute(
+            f"UPDATE followups SET state = ?, {assignments} WHERE id = ? AND {allowed}",
+            [target, *record.values(), item_id],
         ).rowcount
-    return _after(db, item_id, changed, "closed", now)
-
-
-def _after(db: Database, item_id: int, changed: int, target: str, now: datetime) -> dict:
-    item = get_followup(db, item_id, now)
+        item = get_followup(db, item_id, now)
     if item is None:
         raise KeyError(item_id)
-    if not changed:
-        raise FollowupStateError(f"follow-up {item_id} is {item['state']}; it cannot become {target}")
-    return item
+    if moved:
+        return item
+    raise FollowupStateError(f"follow-up {item_id} is {item['state']}; it cannot become {target}")

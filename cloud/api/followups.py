@@ -100,19 +100,22 @@ def _visible(db, user, now, followup_id: int) -> dict:
     return item
 
 
-@router.post("/followups/{followup_id}/acknowledge", response_model=Followup)
-def acknowledge(followup_id: FollowupId, body: AckNote, db: DbDep, user: CurrentUser, now: Now) -> dict:
+def _transition(db, user, now, followup_id: int, note: str, action) -> dict:
+    """``action`` on an item the caller may see, by them; 409 when the item is past that state."""
     _visible(db, user, now, followup_id)
     try:
-        return records.acknowledge(db, followup_id, by=user.name, note=body.note, now=now)
+        return action(db, followup_id, by=user.name, note=note, now=now)
     except records.FollowupStateError as err:
         raise HTTPException(409, str(err)) from None
+
+
+@router.post("/followups/{followup_id}/acknowledge", response_model=Followup)
+def acknowledge(followup_id: FollowupId, body: AckNote, db: DbDep, user: CurrentUser, now: Now) -> dict:
+    """Followed up (the customer called back, the cause looked at): who, when and how."""
+    return _transition(db, user, now, followup_id, body.note, records.acknowledge)
 
 
 @router.post("/followups/{followup_id}/close", response_model=Followup)
 def close(followup_id: FollowupId, body: CloseNote, db: DbDep, user: CurrentUser, now: Now) -> dict:
-    _visible(db, user, now, followup_id)
-    try:
-        return records.close(db, followup_id, by=user.name, note=body.note, now=now)
-    except records.FollowupStateError as err:
-        raise HTTPException(409, str(err)) from None
+    """Rectified: what was done. A closed item is tracked no further."""
+    return _transition(db, user, now, followup_id, body.note, records.close)
