@@ -4,6 +4,7 @@ Every field carries a description (a test enforces it) so ``examples/station.tom
 errors of ``forecourt check-config`` can speak the user's language.
 """
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,6 +219,65 @@ class TrackerConfig(Section):
     lost_s: float = Field(1.0, ge=0, description="Seconds a track stays findable after it was last seen")
 
 
+class WebSettings(Section):
+    """The station's own page (edge/web/): what it is doing now, the install check and the zone editor."""
+
+    enabled: bool = Field(
+        False, description="Serve the station page; off by default: it costs memory on the Pi and shows the camera's picture"
+    )
+    listen: str = Field(
+        "127.0.0.1:8081",
+        description="HOST:PORT of the page; loopback by default (reach it with ssh -L 8081:127.0.0.1:8081 PI). "
+        "Any other address needs password_file",
+    )
+    password_file: Path | None = Field(
+        None, description="File holding the page's password (user 'forecourt', HTTP Basic); must not be readable by group or others"
+    )
+    install_check_min: float = Field(
+        15.0, gt=0, le=240, description="Minutes after which a forgotten install check ends by itself and the buttons count again"
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", value):
+            raise ValueError(f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:8081")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def loopback(self) -> bool:
+        try:
+            return self.host == "localhost" or ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @model_validator(mode="after")
+    def _password_off_loopback(self) -> "WebSettings":
+        if self.enabled and not self.loopback and self.password_file is None:
+            raise ValueError(f"password_file: the page on {self.listen} is reachable from the network; give it a password")
+        return self
+
+
+class HomeAssistantSettings(BrokerConnection):
+    """Home Assistant MQTT discovery (edge/link/homeassistant.py), to a broker at the station, never the chain's."""
+
+    enabled: bool = Field(False, description="Announce this station to Home Assistant and publish its figures")
+    discovery_prefix: str = Field(
+        "homeassistant", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Home Assistant's discovery prefix (its MQTT setting)"
+    )
+    state_every_s: float = Field(
+        5.0, ge=1, le=3600, description="Least seconds between two state publications; only a changed state is published"
+    )
+
+
 class StationConfig(Section):
     station: StationInfo = Field(description="Who this station is")
     mqtt: MqttSettings = Field(default_factory=MqttSettings, description="The chain's broker")
@@ -230,6 +290,10 @@ class StationConfig(Section):
     detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Object detector")
     zones: list[ZoneConfig] = Field(default_factory=list, description="Zones and pump bays on the camera image")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Multi-object tracker")
+    web: WebSettings = Field(default_factory=WebSettings, description="The station's own page, on the station's network")
+    homeassistant: HomeAssistantSettings = Field(
+        default_factory=HomeAssistantSettings, description="Home Assistant MQTT discovery, to a station-local broker"
+    )
 
     def pins(self) -> Iterator[tuple[str, int]]:
         """Every GPIO pin in use with the key path that claims it, in file order."""
