@@ -126,7 +126,20 @@ class KioskConfig(Section):
     reasons: list[ReasonButton] = Field(default_factory=list, description="Optional reason buttons")
     low_scores: int = Field(2, ge=1, le=4, description="Scores up to this one may take a reason")
     reason_window_s: float = Field(6.0, gt=0, le=60, description="Seconds after a low score in which a reason counts")
-    response_interval_s: float = Field(4.0, ge=0, le=60, description="Presses this soon after a counted one are filtered, not rated")
+    response_interval_s: float = Field(
+        4.0, ge=0, le=60,
+        description="A score press this soon after the previous one (counted or not) is the same person again: "
+        "filtered, so a burst of presses is one rating and one 'burst' record",
+    )
+    hold_limit_s: float = Field(
+        3.0, gt=0, le=60,
+        description="A score press held down longer than this is no rating (a lean, a bag, a shorted wire): filtered as 'held'",
+    )
+    simultaneous_s: float = Field(
+        0.1, ge=0, le=1,
+        description="Score buttons going down within this many seconds of each other are ambiguous: the first is the "
+        "rating, flagged 'simultaneous'; the others are filtered",
+    )
     stuck_after_s: float = Field(10.0, gt=0, description="A button held this long is reported stuck")
     thank_you_s: float = Field(2.0, ge=0, le=60, description="Seconds the thank-you LED stays lit after a counted rating")
 

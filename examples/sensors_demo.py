@@ -40,7 +40,7 @@ class PrintingSink:
         fields = " ".join(
             f"{k}={_short(v)}" for k, v in draft.fields.items() if v is not None and k != "message"
         )
-        print(f"{when}  {draft.kind:<8} {fields}")
+        print(f"{when}  {draft.kind:<16} {fields}")
 
 
 def _short(value: object) -> str:
@@ -92,19 +92,19 @@ def main() -> None:
     wait_until("06:20:02")
     press(restroom_exit.reasons[0].pin)  # ... because of cleanliness
     wait_until("06:30:00")
-    for _ in range(8):  # a child hammers the happiest face: one rating, seven filtered
+    for _ in range(8):  # a child hammers the happiest face: one rating, and one burst record of the other seven
         press(shop.buttons[-1], hold=0.1, bounces=1)
         clock.now += 0.3
     wait_until("07:10:00")  # Gents were never checked in, Ladies are due at 07:05
-    print(f"07:10:00  LEDs     {sensors.outputs()}")
+    print(f"07:10:00  {'LEDs':<16} {sensors.outputs()}")
     press(ladies.button_pin)  # clears the Ladies alert
     wait_until("07:30:00")
-    factory.pin(shop.buttons[0]).drive_low()  # a button jammed for 15 s
+    factory.pin(shop.buttons[0]).drive_low()  # a button jammed for 15 s: no rating, a stuck press and its alert
     wait_until("07:30:15")
     factory.pin(shop.buttons[0]).drive_high()
     wait_until("07:31:00")
-    print(f"07:31:00  LEDs     {sensors.outputs()}")
-    print(f"07:31:00  stats    {sensors.stats()}")
+    print(f"07:31:00  {'LEDs':<16} {sensors.outputs()}")
+    print(f"07:31:00  {'stats':<16} {sensors.stats()}")
     sensors.close()
 
 

@@ -58,9 +58,9 @@ def test_a_kiosk_press_reaches_hq_as_one_rating_and_filtered_presses_reach_healt
         assert service.tick() is None  # the next is due in 60 s
         clock.t += 60
         assert service.tick() is not None
-        assert collector.wait_for(lambda c: len(c.events) >= 1 and len(c.health) >= 2)
-        assert [(e["kind"], e["seq"], e["kiosk"], e["score"], e["scale"]) for e in collector.events] == [
-            ("rating", 1, "shop", 3, 3)
+        assert collector.wait_for(lambda c: len(c.events) >= 2 and len(c.health) >= 2)
+        assert [(e["kind"], e["seq"], e["kiosk"], e.get("score"), e.get("presses")) for e in collector.events] == [
+            ("rating", 1, "shop", 3, None), ("filtered_presses", 2, "shop", None, 1)  # the second press: a burst
         ]
         assert [h["filtered_presses"] for h in collector.health] == [{"shop": 1}, {"shop": 1}]
         assert collector.health[1]["uptime_s"] == pytest.approx(61.5 + 2 * 0.208)

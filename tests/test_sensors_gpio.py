@@ -11,87 +11,25 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from edge.config import StationConfig
-from edge.events import Draft, ListSink
+from edge.events import ListSink
 from edge.sensors import build_sensors
 from edge.sensors.gpio import Indicator
 from edge.sensors.indicators import Beep, Blink
 from forecourt.errors import ConfigError
 from tests.drafting import draft
-
-T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
-KIOSK = {
-    "id": "exit",
-    "location": "restroom",
-    "scale": 5,
-    "buttons": [17, 27, 22, 10, 9],
-    "thank_you_led_pin": 12,
-    "reasons": [{"reason": "cleanliness", "pin": 11}],
-    "response_interval_s": 4,
-    "reason_window_s": 6,
-    "stuck_after_s": 10,
-}
-ROOM = {"id": "ladies", "name": "Ladies", "button_pin": 5, "led_pin": 6, "buzzer_pin": 13, "interval_min": 60}
-SCORE_PIN = dict(enumerate(KIOSK["buttons"], start=1))
-
-
-class FakeClock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Station:
-    """A station on its own MockFactory, with a hand that presses its buttons and a service that ticks."""
-
-    def __init__(self, config: dict, factory: MockFactory | None = None, tick_s: float = 0.5) -> None:
-        self.factory = factory or MockFactory()
-        self.clock = FakeClock()
-        self.sink = ListSink()
-        self.tick_s = tick_s
-        cfg = StationConfig.model_validate({"station": {"id": "s1"}} | config)
-        self.sensors = build_sensors(cfg, self.sink, pin_factory=self.factory, clock=self.clock)
-        self._next_tick = self.clock.now + tick_s
-
-    def run_until(self, when: float) -> None:
-        """Let the service tick every tick_s up to ``when`` (bounded: a few ticks per simulated second)."""
-        while self._next_tick <= when:
-            self.clock.now = self._next_tick
-            self.sensors.tick()
-            self._next_tick += self.tick_s
-        self.clock.now = max(self.clock.now, when)
-
-    def press(self, pin: int, at: float, hold: float = 0.15, bounces: int = 0) -> None:
-        """Press for ``hold`` s; each bounce is a 2 ms open + 2 ms close, at press and at release."""
-        mock = self.factory.pin(pin)
-        self.run_until(T0 + at)
-        mock.drive_low()
-        self._bounce(mock, bounces, mock.drive_high, mock.drive_low)
-        self.run_until(T0 + at + hold)
-        mock.drive_high()
-        self._bounce(mock, bounces, mock.drive_low, mock.drive_high)
-
-    def _bounce(self, mock, bounces, away, back) -> None:
-        for _ in range(bounces):
-            self.clock.now += 0.002
-            away()
-            self.clock.now += 0.002
-            back()
-
-
-def rating(at: float, score: int, reason: str | None = None) -> Draft:
-    fields = {"kiosk": "exit", "location": "restroom", "score": score, "scale": 5, "reason": reason}
-    return draft("rating", T0 + at, fields)
+from tests.mock_station import KIOSK, ROOM, SCORE_PIN, T0, FakeClock, Station, filtered, rating, stuck
 
 
 def test_mock_pin_callbacks_are_synchronous():
     station = Station({"kiosks": [KIOSK]})
     station.factory.pin(9).drive_low()
     station.clock.now += 0.1
-    station.factory.pin(9).drive_high()  # no tick: the release edge itself confirms the press
-    assert station.sink.drafts == [rating(0, 5)]
+    station.factory.pin(9).drive_high()  # the release edge itself confirms the press ...
+    assert station.sink.drafts == []
     assert station.sensors.stats()["edges"] == 2
+    station.clock.now += 0.05
+    station.sensors.tick()  # ... and the next tick its release, which makes it a rating
+    assert station.sink.drafts == [rating(0, 5)]
 
 
 def test_scripted_kiosk_session_gives_exactly_the_expected_events():
@@ -110,35 +48,16 @@ def test_scripted_kiosk_session_gives_exactly_the_expected_events():
 
     expected = [rating(5 * i, score, "cleanliness" if i == 3 else None) for i, score in enumerate(scores)]
     expected += [rating(100 + 5 * i, 4) for i in range(5)]
-    expected += [rating(130, 5), rating(140, 3)]
+    expected += [rating(130, 5), filtered(130.2, "burst", 9, 1.6)]  # one child, one rating
     expected += [
-        draft(
-            "alert",
-            T0 + 150,
-            {
-                "alert": "kiosk_button_stuck",
-                "state": "open",
-                "subject": "exit",
-                "message": "exit: score 3 button (pin 22) held for more than 10 s",
-                "value": 10.0,
-            },
-        ),
-        draft(
-            "alert",
-            T0 + 170,
-            {
-                "alert": "kiosk_button_stuck",
-                "state": "cleared",
-                "subject": "exit",
-                "message": "exit: score 3 button (pin 22) released after 30 s",
-                "value": 30.0,
-            },
-        ),
+        filtered(140, "stuck"),  # held for 30 s: no rating
+        stuck("open", 150, 10.0, "exit: score 3 button (pin 22) held for more than 10 s"),
+        stuck("cleared", 170, 30.0, "exit: score 3 button (pin 22) released after 30 s"),
     ]
     assert station.sink.drafts == expected
     stats = station.sensors.stats()
-    assert stats["filtered_presses"] == {"exit": 9}
-    assert stats["ratings"] == {"exit": 27}
+    assert stats["filtered_presses"] == {"exit": 10}
+    assert stats["ratings"] == {"exit": 26}
     assert stats["stuck"] == []
 
 
@@ -277,6 +196,7 @@ def test_no_pin_factory_means_gpiozeros_default(mock_factory):
         mock_factory.pin(SCORE_PIN[4]).drive_low()
         clock.now += 0.1
         mock_factory.pin(SCORE_PIN[4]).drive_high()
+        clock.now += 0.05  # the release settles
         sensors.tick()
     assert sink.drafts == [rating(0, 4)]
 
@@ -300,6 +220,7 @@ def test_refused_drafts_are_kept_in_order_and_retried_on_the_next_tick():
         factory.pin(SCORE_PIN[score]).drive_low()
         clock.now += 0.1
         factory.pin(SCORE_PIN[score]).drive_high()
+    clock.now += 0.05  # the second release settles
     sensors.tick()
     assert sensors.stats()["unsent"] == 2
     sink.fail = False
