@@ -99,7 +99,14 @@ class RestroomConfig(Section):
         60.0, gt=0, le=7 * 24 * 60, description="Minutes of active hours between cleanings before it is overdue"
     )
     active_hours: str = Field("00:00-24:00", description="Local hours in which the interval applies, 'HH:MM-HH:MM'; may wrap midnight")
-    min_gap_min: float = Field(5.0, ge=0, description="A check-in sooner than this after the last is flagged")
+    min_gap_min: float = Field(
+        5.0, ge=0, description="A check-in sooner than this after the last counted one is flagged too_soon: no time to clean"
+    )
+    catch_up_min: float | None = Field(
+        None, ge=0,
+        description="A check-in sooner than this after the last counted one is flagged catch_up, not a cleaning (a run "
+        "of check-ins entered at the end of a shift); empty = half of interval_min, 0 = never",
+    )
     burst_count: int = Field(
         3, ge=2, le=100, description="This many presses within burst_window_s are a burst: flagged, never a cleaning"
     )
@@ -110,6 +117,18 @@ class RestroomConfig(Section):
     def _hours(cls, value: str) -> str:
         parse_active_hours(value)
         return value
+
+    @model_validator(mode="after")
+    def _catch_up_within_the_interval(self) -> "RestroomConfig":
+        if self.catch_up_min is not None and self.catch_up_min >= self.interval_min:
+            raise ValueError(
+                f"catch_up_min: {self.catch_up_min:g} would flag every cleaning on time (interval_min is {self.interval_min:g})"
+            )
+        return self
+
+    @property
+    def catch_up_s(self) -> float:
+        return 60 * (self.interval_min / 2 if self.catch_up_min is None else self.catch_up_min)
 
 
 class ReasonButton(Section):

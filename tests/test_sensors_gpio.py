@@ -109,14 +109,14 @@ def test_button_down_before_start_up_is_no_rating_but_a_stuck_alert():
 def test_scripted_restroom_shift_gives_exactly_the_expected_events():
     station = Station({"restrooms": [ROOM]}, tick_s=1.0)
     station.press(5, at=0)
-    station.press(5, at=600, bounces=5)
-    station.press(5, at=700)  # 100 s later: cannot be a cleaning
-    for offset in (1000, 1003, 1006):  # a burst
+    station.press(5, at=1800, bounces=5)  # half an hour later: a cleaning
+    station.press(5, at=1900)  # 100 s later: cannot be a cleaning
+    for offset in (2200, 2203, 2206):  # a burst
         station.press(5, at=offset)
-    station.run_until(T0 + 4700)  # 100 s past due
+    station.run_until(T0 + 5500)  # 100 s past due
     assert station.sensors.outputs() == {"restrooms[ladies].led": "blink"}
     assert station.sensors.stats()["overdue"] == [{"restroom": "ladies", "overdue_s": 100.0}]
-    station.press(5, at=4700)
+    station.press(5, at=5500)
 
     def cleaning(at, flag, since):
         return draft("cleaning", T0 + at, {"restroom": "ladies", "flag": flag, "since_last_s": since})
@@ -133,21 +133,21 @@ def test_scripted_restroom_shift_gives_exactly_the_expected_events():
 
     assert station.sink.drafts == [
         cleaning(0, None, None),
-        cleaning(600, None, 600.0),
-        cleaning(700, "too_soon", 100.0),
-        cleaning(1000, None, 400.0),
-        cleaning(1003, "too_soon", 3.0),
-        cleaning(1006, "burst", 6.0),
+        cleaning(1800, None, 1800.0),
+        cleaning(1900, "too_soon", 100.0),
+        cleaning(2200, "catch_up", 400.0),
+        cleaning(2203, "catch_up", 403.0),
+        cleaning(2206, "burst", 406.0),
         overdue(
-            "open", 4600, 0.0, "Ladies: no cleaning check-in for 60 min of active hours since the last one"
+            "open", 5400, 0.0, "Ladies: no cleaning check-in for 60 min of active hours since the last one"
         ),
-        cleaning(4700, None, 3700.0),
-        overdue("cleared", 4700, 100.0, "Ladies checked in 2 min overdue"),
+        cleaning(5500, None, 3700.0),
+        overdue("cleared", 5500, 100.0, "Ladies checked in 2 min overdue"),
     ]
-    station.run_until(T0 + 4701)
+    station.run_until(T0 + 5501)
     assert station.sensors.outputs() == {"restrooms[ladies].led": "on"}
     assert station.sensors.stats()["check_ins"] == {"ladies": 7}
-    assert station.sensors.stats()["flagged_check_ins"] == {"ladies": 3}
+    assert station.sensors.stats()["flagged_check_ins"] == {"ladies": 4}
 
 
 def test_buzzer_chirps_on_check_in():

@@ -5,7 +5,8 @@ Each test states the truth - what a chain counts - and compares the whole list o
 
 import pytest
 
-from tests.mock_station import KIOSK, SCORE_PIN, T0, Station, filtered, rating, stuck
+from tests.drafting import draft
+from tests.mock_station import KIOSK, ROOM, SCORE_PIN, T0, Station, filtered, rating, stuck
 
 
 @pytest.mark.parametrize(("presses", "span_s"), [(20, 8.0), (60, 30.0)])
@@ -75,3 +76,22 @@ def test_a_customer_after_the_child_is_rated_again():
     station.run_until(T0 + 30)
     assert station.sink.drafts == [rating(10, 1), filtered(10.5, "burst", 5, 2.0), rating(20, 4)]
 
+
+def test_four_catch_up_check_ins_six_minutes_apart_at_shift_end_are_one_cleaning():
+    station = Station({"restrooms": [ROOM]}, tick_s=1.0)
+    station.press(5, at=0, bounces=3)
+    for k in range(4):  # the shift ends: 50 min later, four check-ins in a row
+        station.press(5, at=3000 + 360 * k, bounces=3)
+    station.run_until(T0 + 5000)
+
+    def cleaning(at, flag, since):
+        return draft("cleaning", T0 + at, {"restroom": "ladies", "flag": flag, "since_last_s": since})
+
+    assert station.sink.drafts == [
+        cleaning(0, None, None),
+        cleaning(3000, None, 3000.0),
+        cleaning(3360, "catch_up", 360.0),
+        cleaning(3720, "catch_up", 720.0),
+        cleaning(4080, "catch_up", 1080.0),
+    ]
+    assert station.sensors.stats()["flagged_check_ins"] == {"ladies": 3}

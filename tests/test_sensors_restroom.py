@@ -135,7 +135,7 @@ def test_an_all_day_restroom_is_never_paused():
 
 
 def test_second_press_within_the_gap_is_kept_flagged_and_does_not_reset_the_clock():
-    room = timer("2026-11-23 10:00")
+    room = timer("2026-11-23 10:00", catch_up_min=0)
     room.check_in(at("2026-11-23 10:00"))
     assert room.check_in(at("2026-11-23 10:04")) == [cleaning(at("2026-11-23 10:04"), "too_soon", 4 * MIN)]
     assert room.due_at == at("2026-11-23 11:00")
@@ -143,17 +143,40 @@ def test_second_press_within_the_gap_is_kept_flagged_and_does_not_reset_the_cloc
     assert (room.check_ins, room.flagged) == (3, 1)
 
 
+def test_a_run_of_check_ins_after_a_cleaning_is_a_catch_up_however_long_it_runs():
+    room = timer("2026-11-23 14:00", interval_min=60)  # catch_up_min: half the interval
+    room.check_in(at("2026-11-23 14:00"))
+    times = [at("2026-11-23 14:06"), at("2026-11-23 14:12"), at("2026-11-23 14:18"), at("2026-11-23 14:24")]
+    assert [room.check_in(t) for t in times] == [
+        [cleaning(t, "catch_up", t - at("2026-11-23 14:00"))] for t in times
+    ]
+    assert room.due_at == at("2026-11-23 15:00")  # none of them reset the clock
+    assert room.check_in(at("2026-11-23 14:30")) == [cleaning(at("2026-11-23 14:30"), since=30 * MIN)]
+
+
+@pytest.mark.parametrize(("catch_up_min", "flag"), [(None, "catch_up"), (20, None), (0, None)])
+def test_catch_up_min_is_configurable_and_zero_turns_it_off(catch_up_min, flag):
+    room = timer("2026-11-23 14:00", interval_min=60, catch_up_min=catch_up_min)
+    room.check_in(at("2026-11-23 14:00"))
+    assert room.check_in(at("2026-11-23 14:25"))[-1].fields["flag"] == flag
+
+
+def test_a_catch_up_window_as_long_as_the_interval_is_refused():
+    with pytest.raises(ValidationError, match="catch_up_min: 60 would flag every cleaning on time"):
+        RestroomConfig(id="ladies", button_pin=5, interval_min=60, catch_up_min=60)
+
+
 def test_burst_of_presses_is_flagged_as_a_burst_from_the_third_press():
-    room = timer("2026-11-23 10:00", min_gap_min=0)
+    room = timer("2026-11-23 10:00", min_gap_min=0, catch_up_min=0)
     times = [at("2026-11-23 10:00") + s for s in (0, 1, 2, 3, 70)]
     flags = [room.check_in(t)[-1].fields["flag"] for t in times]
     assert flags == [None, None, "burst", "burst", None]
 
 
-def test_burst_flag_wins_over_too_soon():
+def test_burst_flag_wins_over_too_soon_and_too_soon_over_catch_up():
     room = timer("2026-11-23 10:00")
-    flags = [room.check_in(at("2026-11-23 10:00") + s)[-1].fields["flag"] for s in (0, 1, 2)]
-    assert flags == [None, "too_soon", "burst"]
+    flags = [room.check_in(at("2026-11-23 10:00") + s)[-1].fields["flag"] for s in (0, 1, 2, 400)]
+    assert flags == [None, "too_soon", "burst", "catch_up"]
 
 
 def test_flagged_check_in_does_not_clear_an_open_alert():

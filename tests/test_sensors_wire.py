@@ -20,6 +20,7 @@ def restroom_drafts() -> list[Draft]:
     room = RestroomTimer(config, ActiveHours.parse("06:00-22:00", ZoneInfo("Europe/Oslo")), started_at=T0)
     drafts = room.check_in(T0)  # first: since_last_s is null
     drafts += room.check_in(T0 + 60)  # flagged too_soon
+    drafts += room.check_in(T0 + 600)  # flagged catch_up
     drafts += room.tick(T0 + 86_400)  # overdue
     drafts += room.check_in(T0 + 90_000)  # clears
     return drafts
@@ -33,6 +34,9 @@ def kiosk_drafts() -> list[Draft]:
     drafts = kiosk.press(1, T0) + kiosk.release(1, T0 + 0.2)
     drafts += kiosk.press("staff", T0 + 1) + kiosk.release("staff", T0 + 1.2)  # low score with a reason
     drafts += kiosk.press(3, T0 + 10) + kiosk.tick(T0 + 21) + kiosk.release(3, T0 + 25)  # stuck
+    drafts += kiosk.press(2, T0 + 30) + kiosk.press(3, T0 + 30.004)  # a palm across two faces: flagged
+    drafts += kiosk.release(2, T0 + 30.2) + kiosk.release(3, T0 + 30.2)
+    drafts += kiosk.press(3, T0 + 31) + kiosk.release(3, T0 + 31.1) + kiosk.tick(T0 + 40)  # a burst
     return drafts
 
 
@@ -51,16 +55,24 @@ def stamp(draft: Draft, seq: int) -> dict:
 
 
 def test_the_drafts_cover_every_variant():
-    variants = {
-        (d.kind, d.fields.get("state"), d.fields.get("flag"), d.fields.get("reason") is not None) for d in ALL
-    }
+    def variant(d: Draft) -> tuple:
+        """Kind, alert state, flag (a filtered record's reason), whether a rating has a reason."""
+        f = d.fields
+        why = f.get("reason") if d.kind == "filtered_presses" else f.get("flag")
+        return d.kind, f.get("state"), why, d.kind == "rating" and f["reason"] is not None
+
+    variants = {variant(d) for d in ALL}
     assert variants == {
         ("cleaning", None, None, False),
         ("cleaning", None, "too_soon", False),
+        ("cleaning", None, "catch_up", False),
         ("alert", "open", None, False),
         ("alert", "cleared", None, False),
         ("rating", None, None, True),
-        ("rating", None, None, False),
+        ("rating", None, "simultaneous", False),
+        ("filtered_presses", None, "stuck", False),
+        ("filtered_presses", None, "simultaneous", False),
+        ("filtered_presses", None, "burst", False),
     }
     assert {d.fields["alert"] for d in ALL if d.kind == "alert"} == {"restroom_overdue", "kiosk_button_stuck"}
 

@@ -1,8 +1,13 @@
 """A restroom's cleaning check-ins: plausibility flags and the overdue clock. Pure: times come in.
 
-- A check-in is a debounced press of the staff button -> one ``cleaning`` draft, always: presses that
-  cannot be real cleanings (sooner than ``min_gap_min`` after the last counted one, or the
-  ``burst_count``-th press within ``burst_window_s``) are kept with a ``flag`` and do not reset the clock.
+- A check-in is a debounced press of the staff button -> one ``cleaning`` draft, always. Presses that
+  cannot be real cleanings are kept with a ``flag`` (:class:`~forecourt.protocol.CleaningFlag`) and do not
+  reset the clock, strongest reason first: ``burst``, the ``burst_count``-th press within ``burst_window_s``
+  (a mashed button); ``too_soon``, sooner than ``min_gap_min`` after the last counted one (no time to
+  clean); ``catch_up``, sooner than ``catch_up_min`` (half the interval unless set) after it. The last
+  catches the run of check-ins entered at the end of a shift - four 6 minutes apart all counted as
+  cleanings before - and, measured from the last *counted* check-in, flags a run however long it is
+  while letting a restroom cleaned on schedule count every time.
 - The interval runs only within active hours (see :mod:`edge.sensors.hours`). Passing it opens a
   ``restroom_overdue`` alert, dated when it became due; the next counted check-in clears it, with the
   active seconds it was overdue as ``value``.
@@ -17,11 +22,9 @@ from dataclasses import dataclass
 from edge.config import RestroomConfig
 from edge.events import Draft
 from edge.sensors.hours import ActiveHours
-from forecourt.protocol import AlertBody, CleaningBody, StationAlert
+from forecourt.protocol import AlertBody, CleaningBody, CleaningFlag, StationAlert
 
 OVERDUE = StationAlert.RESTROOM_OVERDUE
-TOO_SOON = "too_soon"
-BURST = "burst"
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,13 @@ class RestroomTimer:
             self._recent.popleft()
         self._recent.append(at)
         if len(self._recent) >= self.config.burst_count:
-            return BURST
-        if self.last_check_in is not None and at - self.last_check_in < self.config.min_gap_min * 60:
-            return TOO_SOON
+            return CleaningFlag.BURST
+        if self.last_check_in is None:
+            return None
+        if at - self.last_check_in < self.config.min_gap_min * 60:
+            return CleaningFlag.TOO_SOON
+        if at - self.last_check_in < self.config.catch_up_s:
+            return CleaningFlag.CATCH_UP
         return None
 
     def _alert(self, state: str, at: float, value: float, message: str) -> Draft:
