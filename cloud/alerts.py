@@ -5,9 +5,11 @@ within 24 hours; every other finding must be rectified within 3 working days (Sa
 Sunday are skipped, in UTC). An alert is overdue while it is not resolved and its deadline has passed.
 The rules that open alerts are in cloud/rules.py.
 
-Apart from that lifecycle, an alert's *condition* is ``active`` until the station reports it gone
-(``cleared_at``: the restroom was cleaned, the station came back) and ``cleared`` after; a cleared alert
-stays open, acknowledged or resolved as people leave it, so it is told apart rather than closed.
+Apart from that lifecycle, an alert that follows one the station raises (restroom overdue, a stuck
+button: ``cloud.rules.EDGE_RULES``) has a *condition*: ``active`` until the station reports it gone
+(``cleared_at``: the restroom was cleaned) and ``cleared`` after. A cleared alert stays open, acknowledged
+or resolved as people leave it, so it is told apart rather than closed. HQ's own findings (a window's bad
+ratings or greetings, an outage, a sequence gap) have no condition of the station's to clear: ``finding``.
 """
 
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from forecourt.protocol import format_ts
 
 ANSWER_RULES = frozenset({"bad_rating_rate"})
 STATES = ("open", "acknowledged", "resolved")
-CONDITIONS = ("active", "cleared")
+CONDITIONS = ("active", "cleared", "finding")
 _COLUMNS = (
     "id, station, rule, subject, message, opened_at, due_at, state, acknowledged_by, acknowledged_at, "
     "resolved_by, resolved_at, comment, ack_comment, cleared_at"
@@ -76,8 +78,14 @@ def open_alerts(db: Database, alerts: list[NewAlert], settings: AlertSettings) -
 def alert_dict(row: tuple, now: datetime) -> dict:
     record = dict(zip([c.strip() for c in _COLUMNS.split(",")], row, strict=True))
     record["overdue"] = record["state"] != "resolved" and record["due_at"] < format_ts(now)
-    record["condition"] = "cleared" if record["cleared_at"] else "active"
+    record["condition"] = "cleared" if record["cleared_at"] else "active" if record["rule"] in _edge_rules() else "finding"
     return record
+
+
+def _edge_rules() -> tuple[str, ...]:
+    from cloud.rules import EDGE_RULES  # here: cloud.rules opens alerts through this module
+
+    return tuple(EDGE_RULES)
 
 
 def list_alerts(
@@ -85,7 +93,7 @@ def list_alerts(
     station: str | None = None, overdue: bool | None = None, condition: str | None = None, limit: int = 1000,
 ) -> list[dict]:
     """Alerts joined to their station, newest first; ``where`` is a scope fragment over ``stations s``.
-    ``condition`` is ``active`` (the station has not reported it cleared) or ``cleared``."""
+    ``condition`` is ``active``, ``cleared`` or ``finding`` (see the module's docstring)."""
     clauses, args = [where], list(params or [])
     if state:
         clauses.append("a.state = ?")
@@ -99,7 +107,13 @@ def list_alerts(
     if condition is not None:
         if condition not in CONDITIONS:
             raise ValueError(f"condition {condition!r} is not one of {', '.join(CONDITIONS)}")
-        clauses.append("a.cleared_at IS NULL" if condition == "active" else "a.cleared_at IS NOT NULL")
+        rules = ", ".join("?" * len(_edge_rules()))
+        clauses.append({
+            "cleared": "a.cleared_at IS NOT NULL",
+            "active": f"a.cleared_at IS NULL AND a.rule IN ({rules})",
+            "finding": f"a.cleared_at IS NULL AND a.rule NOT IN ({rules})",
+        }[condition])
+        args += [] if condition == "cleared" else list(_edge_rules())
     columns = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
     rows = db.execute(
         f"""SELECT {columns} FROM alerts a JOIN stations s ON s.id = a.station

@@ -19,8 +19,9 @@ def list_alerts(
     state: Annotated[Literal["open", "acknowledged", "resolved"] | None, Query()] = None,
     station: StationQ = None, region: RegionQ = None, overdue: bool | None = None,
     condition: Annotated[
-        Literal["active", "cleared"] | None,
-        Query(description="active: the station still reports it; cleared: it reported the condition gone"),
+        Literal["active", "cleared", "finding"] | None,
+        Query(description="active: the station still reports it; cleared: it reported the condition gone; "
+                          "finding: HQ's own judgement, with no condition to clear"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict]:

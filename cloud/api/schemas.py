@@ -79,9 +79,11 @@ class Alert(BaseModel):
     resolved_at: str | None
     comment: str | None
     cleared_at: str | None = Field(description="When the station reported the condition gone")
-    condition: Literal["active", "cleared"] = Field(
-        description="active until the station reports the condition gone (cleared_at), cleared after; "
-        "independent of state: a cleared alert stays open until someone acknowledges or resolves it"
+    condition: Literal["active", "cleared", "finding"] = Field(
+        description="For an alert that follows the station's own (restroom overdue, stuck button): active until "
+        "the station reports the condition gone (cleared_at), cleared after. finding: HQ's own judgement (a "
+        "window's figures, an outage, a gap) with nothing to clear. Independent of state: a cleared alert stays "
+        "open until someone acknowledges or resolves it"
     )
 
 
