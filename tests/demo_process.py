@@ -41,8 +41,8 @@ class DemoProcess:
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
 
-    def urls(self, timeout: float = 90) -> dict[str, str]:
-        """The three printed lines as {"Dashboard": ..., "Token": ..., "MQTT": ...}."""
+    def urls(self, timeout: float = 240) -> dict[str, str]:
+        """The three printed lines as {"Dashboard": ..., "Token": ..., "MQTT": ...}, printed once HQ holds the back-fill."""
         deadline = time.monotonic() + timeout
         while len(self.lines) < 3:
             if self.proc.poll() is not None or time.monotonic() > deadline:

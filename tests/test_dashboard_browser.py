@@ -1,13 +1,23 @@
 """The dashboard in a real headless Chromium against the running demo: log in, every simulated station
-on the leaderboard, a station page with its charts, acknowledging an alert, closing an escalated follow-up,
-a station manager's token meeting 403s gracefully. Screenshots go to test-artifacts/ for a person to look at."""
+on the leaderboard, a station page with its charts and figures (checked against the API), cleared alerts told
+apart from live ones, acknowledging an alert, closing an escalated follow-up, a station manager's token
+meeting 403s gracefully, and no console error on any page. Screenshots go to test-artifacts/ for a person
+to look at."""
 
+import math
+import re
 import signal
+import urllib.parse
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from cloud.alerts import NewAlert, open_alerts
+from cloud.config import AlertSettings
+from cloud.store import open_db, writing
 from forecourt.demo.fleet import FLEET
+from forecourt.protocol import format_ts
 from tests.demo_process import REPO, DemoProcess, kill_leftovers
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -228,3 +238,135 @@ def test_the_camera_station_reports_people_from_the_real_detector_and_tracker(pa
     page.goto(demo.urls()["Dashboard"] + "#/station/oslo-sentrum")
     page.wait_for_selector("#health")
     assert "fps" in page.inner_text("#health")
+
+
+def figures_text(summary: dict) -> tuple[str, str]:
+    """The station page's two lines of figures, as they read for this summary from the API."""
+    def n(value):
+        return "–" if value is None else f"{value:.0f}"
+
+    def visits(count):
+        return f"{count} visit{'' if count == 1 else 's'}"
+
+    share = summary["greet_within_goal"]
+    within = "–" if share is None else f"{math.floor(share * 100 + 0.5)} %"  # JavaScript's Math.round
+    few = " (few visits: read with care)" if summary["greeted"] < 20 else ""
+    greet = (f"goal 60 s · p50 {n(summary['greet_p50'])} s · p90 {n(summary['greet_p90'])} s · within goal {within} · "
+             f"{summary['greeted']} greeted of {visits(summary['greet_judged'])}{few}")
+    dwell = f"goal 300 s · p50 {n(summary['dwell_p50'])} s · p90 {n(summary['dwell_p90'])} s · {visits(summary['visits'])}"
+    return greet, dwell
+
+
+def test_the_station_pages_figures_are_the_apis_for_the_window_in_their_title(page, demo):
+    login(page, demo)
+    for _attempt in range(5):  # a rollup may land between the page's request and ours: then look again
+        page.goto(demo.urls()["Dashboard"] + "#/station/oslo-majorstuen")
+        card = page.locator("#greet-figures[data-start]")
+        card.wait_for()
+        start, end = card.get_attribute("data-start"), card.get_attribute("data-end")
+        shown = (card.locator("[data-test=figures]").inner_text(), page.inner_text("#dwell-figures [data-test=figures]"))
+        query = urllib.parse.urlencode({"start": start, "end": end})
+        status, summary = demo.api(f"/api/v1/stations/oslo-majorstuen/summary?{query}")
+        if shown == figures_text(summary):
+            break
+    assert status == 200 and shown == figures_text(summary)
+    assert "Greeting time (last 7 days)" in card.inner_text()
+    began, ended = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (start, end))
+    assert ended - began == timedelta(days=7) and ended - timedelta(hours=1) <= datetime.now(UTC) < ended
+    charted = page.evaluate("Chart.getChart(document.getElementById('greet-chart')).data.datasets[0].data.reduce((a, b) => a + b, 0)")
+    assert charted == summary["greeted"] > 20, "the histogram is the same visits as the figures"
+    latest = [m for m in demo.api("/api/v1/metrics?station=oslo-majorstuen&bucket=hour")[1] if m["visits"]][-1]
+    assert summary["visits"] > latest["visits"], "a week of visits, not the latest hour's"
+
+
+def test_small_samples_say_how_small(page, demo):
+    login(page, demo)
+    page.goto(demo.urls()["Dashboard"] + "#/station/oslo-majorstuen")
+    page.wait_for_selector("#ratings-chart")
+    points = page.evaluate("""(() => {
+        const happy = Chart.getChart(document.getElementById('ratings-chart')).data.datasets.at(-1);
+        return happy.data.map((p, i) => [p.n, happy.pointBackgroundColor[i]]);
+    })()""")
+    assert any(n < 5 for n, _ in points) and any(n >= 5 for n, _ in points), "the demo has quiet night hours"
+    assert all((colour == "#fff") == (n < 5) for n, colour in points), "hollow exactly where fewer than 5 ratings"
+    assert "fewer than 5 ratings" in page.inner_text("#view")
+
+
+def test_counts_read_in_the_singular_when_there_is_one(page, demo):
+    login(page, demo)
+    page.wait_for_selector(".region-card")
+    said = page.evaluate("""import('/static/js/format.js').then((f) => [
+        f.plural(1, 'open alert'), f.plural(2, 'open alert'), f.plural(1, 'day'), f.plural(0, 'station'),
+        f.plural(1, 'overdue stretch', 'overdue stretches'), f.duration(3 * 86400)])""")
+    assert said == ["1 open alert", "2 open alerts", "1 day", "0 stations", "1 overdue stretch", "3 days"]
+    cards = " ".join(page.eval_on_selector_all(".region-card span", "spans => spans.map(s => s.textContent)"))
+    assert not re.search(r"\b1 (stations|open alerts)\b", cards)
+    page.goto(demo.urls()["Dashboard"] + "#/cross/bodo")
+    page.wait_for_selector("#verdict")
+    assert page.eval_on_selector("#cross-days option[value='1']", "o => o.textContent") == "1 day"
+
+
+def test_an_unknown_station_in_the_cross_view_is_named_not_swapped_for_another(page, demo):
+    login(page, demo)
+    page.goto(demo.urls()["Dashboard"] + "#/cross/nope")
+    notice = page.locator("[data-test=unknown-station]")
+    notice.wait_for()
+    assert "no station “nope”" in notice.inner_text()
+    assert page.eval_on_selector("#cross-station", "s => [s.value, s.selectedOptions[0].textContent]") == ["nope", "nope (unknown)"]
+    page.select_option("#cross-station", "bodo")
+    page.wait_for_selector("#verdict")
+    assert page.locator("[data-test=unknown-station]").count() == 0
+
+
+@pytest.fixture(scope="module")
+def cleared_and_active(demo):
+    """Two open restroom alerts at one station, one of which the station has since reported cleared."""
+    db = open_db(demo.data / "collector.db")
+    now = datetime.now(UTC)
+    found = [NewAlert("haugesund", "restroom_overdue", room, f"browser-{room}", f"restroom {room} overdue for more than 15 min",
+                      now - timedelta(hours=hours)) for room, hours in (("gents", 16), ("ladies", 2))]
+    with writing(db):
+        open_alerts(db, found, AlertSettings())
+        db.execute("UPDATE alerts SET cleared_at = ? WHERE episode = 'browser-gents'", [format_ts(now - timedelta(hours=15))])
+    ids = dict(db.execute("SELECT subject, id FROM alerts WHERE episode LIKE 'browser-%'").fetchall())
+    db.conn.close()
+    return ids
+
+
+def test_cleared_alerts_look_cleared_and_filter_apart_from_live_ones(page, demo, cleared_and_active):
+    login(page, demo)
+    page.goto(demo.urls()["Dashboard"] + "#/alerts?station=haugesund")
+    cleared = page.locator(f"#alerts tr[data-alert='{cleared_and_active['gents']}']")
+    active = page.locator(f"#alerts tr[data-alert='{cleared_and_active['ladies']}']")
+    cleared.wait_for()
+    assert "cleared" in cleared.get_attribute("class") and "cleared" not in (active.get_attribute("class") or "")
+    assert "condition cleared 15 h" in cleared.locator("[data-condition=cleared]").inner_text()
+    assert active.locator("[data-condition=active]").inner_text() == "condition still active"
+    shot(page, "alerts-cleared.png")
+
+    page.select_option("#alert-condition", "cleared")
+    page.wait_for_function("document.querySelector('#alert-condition')?.value === 'cleared' && "
+                           "[...document.querySelectorAll('#alerts tr[data-alert]')].every(r => r.dataset.condition === 'cleared')")
+    listed = page.eval_on_selector_all("#alerts tr[data-alert]", "rows => rows.map(r => Number(r.dataset.alert))")
+    api = demo.api("/api/v1/alerts?state=open&station=haugesund&condition=cleared")[1]
+    assert listed == [a["id"] for a in api] == [cleared_and_active["gents"]]
+
+    page.goto(demo.urls()["Dashboard"] + "#/station/haugesund")
+    title = page.locator("#station-alerts-title")
+    title.wait_for()
+    assert re.fullmatch(r"Open alerts \(\d+, 1 with the condition cleared\)", title.inner_text())
+    assert page.locator(f"#station-alerts tr.cleared[data-alert='{cleared_and_active['gents']}']").count() == 1
+
+
+def test_every_page_loads_without_a_console_error(page, demo):
+    errors = []
+    page.on("console", lambda message: errors.append(f"{page.url}: {message.text}") if message.type == "error" else None)
+    login(page, demo)
+    pages = page.eval_on_selector_all("#nav a[href^='#/']", "links => links.map(a => a.getAttribute('href'))")
+    pages += ["#/station/oslo-sentrum", "#/station/oslo-sentrum?range=7d", "#/cross/oslo-sentrum?days=28",
+              "#/alerts?tab=resolved&condition=finding", "#/leaderboard?region=west&period=week"]
+    for hash_ in pages:
+        page.goto(demo.urls()["Dashboard"] + hash_)
+        page.wait_for_selector("#view .view :is(h1, .notice)")
+        page.wait_for_load_state("networkidle")
+    assert len(pages) >= 8 and errors == []

@@ -55,6 +55,7 @@ export const api = {
   stations: (region) => request("GET", "/stations", { params: { region } }),
   station: (id) => request("GET", `/stations/${encodeURIComponent(id)}`),
   events: (id, params) => request("GET", `/stations/${encodeURIComponent(id)}/events`, { params }),
+  summary: (id, params) => request("GET", `/stations/${encodeURIComponent(id)}/summary`, { params }),
   metrics: (params) => request("GET", "/metrics", { params }),
   rankings: (params) => request("GET", "/rankings", { params }),
   alerts: (params) => request("GET", "/alerts", { params }),

@@ -106,6 +106,31 @@ export function goalLinePlugin(goalIndex, label) {
   };
 }
 
+// Text beside some points of one dataset, e.g. the sample size of a figure that rests on few values:
+// labelOf(point) returns the text, or null for none.
+export function sampleSizePlugin(datasetIndex, labelOf) {
+  return {
+    id: "forecourtSampleSize",
+    afterDatasetsDraw(chart) {
+      const meta = chart.getDatasetMeta(datasetIndex);
+      const points = chart.data.datasets[datasetIndex]?.data || [];
+      if (!meta || meta.hidden) return;
+      const { ctx, chartArea } = chart;
+      ctx.save();
+      ctx.fillStyle = COLORS.happy;
+      ctx.font = "10px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      meta.data.forEach((element, i) => {
+        const text = points[i] ? labelOf(points[i]) : null;
+        if (text && element.x >= chartArea.left && element.x <= chartArea.right) {
+          ctx.fillText(text, element.x, Math.max(chartArea.top + 10, element.y - 7));
+        }
+      });
+      ctx.restore();
+    },
+  };
+}
+
 // Histogram of values into fixed-width bins; returns {labels, counts, binOf(value)}.
 export function histogram(values, binWidth, maxValue) {
   const top = Math.max(binWidth, Math.ceil((maxValue ?? Math.max(0, ...values)) / binWidth) * binWidth);

@@ -39,7 +39,12 @@ export function duration(seconds) {
   if (s < 90) return `${s} s`;
   if (s < 90 * 60) return `${Math.round(s / 60)} min`;
   if (s < 48 * 3600) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
-  return `${Math.round(s / 86400)} days`;
+  return plural(Math.round(s / 86400), "day");
+}
+
+// plural(1, "day") -> "1 day", plural(3, "day") -> "3 days"; `many` when it is not word + "s".
+export function plural(count, word, many = `${word}s`) {
+  return `${count} ${Number(count) === 1 ? word : many}`;
 }
 
 export function when(value) {
@@ -67,8 +72,8 @@ export function coverageText(coverage) {
   const parts = [];
   if (coverage.online_share !== undefined && coverage.online_share !== null) parts.push(`${percent(coverage.online_share)} online`);
   else if (coverage.share !== undefined) parts.push(percent(coverage.share));
-  if (coverage.ratings !== undefined) parts.push(`${coverage.ratings} ratings`);
-  if (coverage.visits_judged !== undefined) parts.push(`${coverage.visits_judged} visits`);
+  if (coverage.ratings !== undefined) parts.push(plural(coverage.ratings, "rating"));
+  if (coverage.visits_judged !== undefined) parts.push(plural(coverage.visits_judged, "visit"));
   if (parts.length) return parts.join(", ");
   if (coverage.online_min !== undefined) parts.push(`${duration(coverage.online_min * 60)} online`);
   if (coverage.camera_fps !== undefined && coverage.camera_fps !== null) parts.push(`${number(coverage.camera_fps, 1)} fps`);

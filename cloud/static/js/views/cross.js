@@ -3,7 +3,7 @@
 
 import { api, rows } from "../api.js";
 import { COLORS, bandsPlugin, make, timeAxis } from "../charts.js";
-import { duration, h, isoSeconds, number, problem, toMillis } from "../format.js";
+import { duration, h, isoSeconds, number, plural, problem, toMillis } from "../format.js";
 
 // Overdue stretches per restroom from the station's own restroom_overdue alerts (open ... cleared):
 // the station applies each restroom's interval and active hours, so closing time is never a "gap".
@@ -53,11 +53,11 @@ function verdict(metrics, bands) {
   const outside = weightedHappy(metrics.filter((m) => !overdue(m)));
   if (!bands.length) return "No restroom went overdue in this period.";
   const longest = Math.max(...bands.map((b) => b.to - b.from)) / 1000;
-  const gaps = `${bands.length} overdue stretches (longest ${duration(longest)} past the cleaning interval)`;
+  const gaps = `${plural(bands.length, "overdue stretch", "overdue stretches")} (longest ${duration(longest)} past the cleaning interval)`;
   if (during.value === null || outside.value === null) return `${gaps}; too few restroom ratings to compare.`;
   const delta = during.value - outside.value;
-  return `${gaps}: restroom Happy Index ${number(during.value)} in those hours (${during.n} ratings) `
-    + `vs ${number(outside.value)} otherwise (${outside.n} ratings), ${delta < 0 ? "" : "+"}${number(delta)} points.`;
+  return `${gaps}: restroom Happy Index ${number(during.value)} in those hours (${plural(during.n, "rating")}) `
+    + `vs ${number(outside.value)} otherwise (${plural(outside.n, "rating")}), ${delta < 0 ? "" : "+"}${number(delta)} points.`;
 }
 
 export async function render(root, { args, params, go }) {
@@ -69,17 +69,26 @@ export async function render(root, { args, params, go }) {
     return;
   }
   const id = args[0] || stations[0]?.id;
+  const known = stations.some((s) => s.id === id);
   const days = Number(params.get("days")) || 7;
   const endMs = Math.ceil(Date.now() / 3600e3) * 3600e3;
   const startMs = endMs - days * 86400e3;
   const select = h("select", { id: "cross-station", onchange: (e) => go(`#/cross/${encodeURIComponent(e.target.value)}?days=${days}`) },
+    // A station that is not in the list (a typo in the address, or not this token's) is named as such,
+    // instead of the selector showing the first station above another station's error.
+    known || !id ? null : h("option", { value: id, selected: true, disabled: true }, `${id} (unknown)`),
     stations.map((s) => h("option", { value: s.id, selected: s.id === id }, `${s.name || s.id} (${s.id})`)));
   const daysSelect = h("select", { id: "cross-days", onchange: (e) => go(`#/cross/${encodeURIComponent(id)}?days=${e.target.value}`) },
-    [1, 3, 7, 14, 28].map((d) => h("option", { value: d, selected: d === days }, `${d} days`)));
+    [1, 3, 7, 14, 28].map((d) => h("option", { value: d, selected: d === days }, plural(d, "day"))));
   const header = h("section", { class: "toolbar" }, h("h1", {}, "Cross-signal: cleaning gaps, restroom ratings, traffic"),
     h("div", { class: "filters" }, h("label", {}, "Station ", select), h("label", {}, "Period ", daysSelect)));
   if (!id) {
     root.replaceChildren(header, h("p", { class: "muted" }, "No stations yet."));
+    return;
+  }
+  if (!known) {
+    root.replaceChildren(header, h("p", { class: "notice error", "data-test": "unknown-station" },
+      `There is no station “${id}” among the ${plural(stations.length, "station")} you can see: choose one above.`));
     return;
   }
   const range = { start: isoSeconds(startMs), end: isoSeconds(endMs) };

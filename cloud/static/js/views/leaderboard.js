@@ -2,7 +2,7 @@
 // filter by region with a drill-down from region to sub-region to station.
 
 import { api, rows } from "../api.js";
-import { BANDS, bandOf, coverageText, h, number, problem } from "../format.js";
+import { BANDS, bandOf, coverageText, h, number, plural, problem } from "../format.js";
 
 function regionPaths(data) {
   return rows(data, "regions")
@@ -53,7 +53,7 @@ function regionSummary(children, rankings, region, go, period) {
       onclick: () => go(`#/leaderboard?region=${encodeURIComponent(child)}&period=${period}`),
     },
     h("strong", {}, child.split("/").pop()),
-    h("span", {}, `${inside.length} stations · mean ${mean == null ? "n/a" : number(mean, 1)} · ${alerts} open alerts`));
+    h("span", {}, `${plural(inside.length, "station")} · mean ${mean == null ? "n/a" : number(mean, 1)} · ${plural(alerts, "open alert")}`));
   });
   return cards.length ? h("div", { class: "regions" }, cards) : null;
 }
