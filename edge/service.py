@@ -13,6 +13,9 @@ later event). The outbox itself raises, so direct callers and tests see the erro
 A camera or detector that cannot be set up leaves the buttons running: the error is logged and sent
 in every health message. Several services can run in one process (the demo runs a fleet): nothing here
 is process-wide.
+
+Every draft the outbox takes is also counted in today's figures (edge/today.py); with ``[web]`` or
+``[homeassistant]`` enabled, :class:`edge.local.OnSite` serves them to the people on site.
 """
 
 import logging
@@ -27,6 +30,7 @@ from edge.events import Draft, EventSink
 from edge.link.health import THERMAL, build_health, read_machine
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
+from edge.today import DayTally
 from forecourt import __version__
 from forecourt.errors import ProtocolError
 from forecourt.protocol import Health, Status, format_epoch
@@ -50,8 +54,10 @@ class EdgeService:
         version: str = __version__,
         thermal: Path = THERMAL,
         notify_systemd: bool = True,
+        config_path: Path | None = None,
     ) -> None:
         self.config = config
+        self.config_path = config_path  # the file the station page's zone editor writes back to
         self.station = config.station.id
         self.pin_factory = pin_factory
         self.clock = clock
@@ -64,6 +70,8 @@ class EdgeService:
         self.vision: Any = None
         self.started_at: float | None = None
         self.vision_error: str | None = None
+        self.tally: DayTally | None = None
+        self.onsite: Any = None
         self._guards: dict[str, GuardedSink] = {}
         self._next_health = 0.0
         self._stop = threading.Event()
@@ -86,8 +94,18 @@ class EdgeService:
                 resend_after_s=settings.resend_after_s, unacked_limit=settings.unacked_limit,
             )
             self.publisher.start()
+            self.tally = DayTally(
+                kiosk_scales={k.id: k.scale for k in self.config.kiosks}, restrooms=[r.id for r in self.config.restrooms],
+                timezone=self.config.station.timezone, started_at=now, last_check_ins=self.outbox.last_check_ins(),
+            )
+            if self.config.web.enabled or self.config.homeassistant.enabled:
+                from edge.local import OnSite
+
+                self.onsite = OnSite(self)
             self.sensors = self._build_sensors()
             self.vision = self._build_vision()
+            if self.onsite is not None:
+                self.onsite.start(birth)
         except BaseException:
             self.stop()
             raise
@@ -100,6 +118,9 @@ class EdgeService:
         """Stop inputs first, then let the link say goodbye, then close the outbox. Safe to call twice."""
         self._stop.set()
         self._sd("STOPPING=1")
+        if self.onsite is not None:
+            _quietly(self.onsite.stop, "stopping the station page and Home Assistant")
+            self.onsite = None
         if self.sensors is not None:
             _quietly(self.sensors.close, "closing the sensors")
             self.sensors = None
@@ -148,8 +169,11 @@ class EdgeService:
     def tick(self, now: float | None = None) -> Health | None:
         """Run sensor timers; store a health sample when one is due (returned, for tests and the demo)."""
         now = self.clock() if now is None else now
-        if self.sensors is not None:
-            _quietly(lambda: self.sensors.tick(now), "sensor tick")
+        sensors = self.sensors  # the install check may swap them from the page's thread
+        if sensors is not None:
+            _quietly(lambda: sensors.tick(now), "sensor tick")
+        if self.onsite is not None:
+            _quietly(lambda: self.onsite.tick(now), "station page / Home Assistant tick")
         if now < self._next_health:
             return None
         self._next_health = now + self.config.health.interval_s
@@ -197,6 +221,16 @@ class EdgeService:
             last_check_ins=self.outbox.last_check_ins(),
         )
 
+    def pause_sensors(self) -> None:
+        """Close the buttons (the install check takes their pins); :meth:`resume_sensors` rebuilds them."""
+        sensors, self.sensors = self.sensors, None
+        if sensors is not None:
+            sensors.close()
+
+    def resume_sensors(self) -> None:
+        if self.sensors is None and self.outbox is not None:
+            self.sensors = self._build_sensors()
+
     def _build_vision(self) -> Any:
         if self.config.camera is None:
             return None
@@ -204,7 +238,8 @@ class EdgeService:
             # Imported here: OpenCV and onnxruntime load only on stations with a camera.
             from edge.vision.pipeline import Pipeline
 
-            pipeline = Pipeline.from_config(self.config, self._guard("vision"))
+            on_frame = self.onsite.frames.offer if self.onsite is not None and self.config.web.enabled else None
+            pipeline = Pipeline.from_config(self.config, self._guard("vision"), on_frame=on_frame)
             pipeline.start()
         except Exception as err:  # the buttons must keep working without the camera
             self.vision_error = f"{type(err).__name__}: {err}"
@@ -214,8 +249,14 @@ class EdgeService:
 
     def _guard(self, name: str) -> "GuardedSink":
         assert self.outbox is not None
-        self._guards[name] = guard = GuardedSink(self.outbox, name)
+        self._guards[name] = guard = GuardedSink(self.outbox, name, on_stored=self._drafted)
         return guard
+
+    def _drafted(self, draft: Draft) -> None:
+        if self.tally is not None:
+            self.tally.record(draft)
+        if self.onsite is not None:
+            self.onsite.drafted(draft)
 
     def _sd(self, state: str) -> None:
         if self.notify_systemd:
@@ -225,10 +266,11 @@ class EdgeService:
 class GuardedSink:
     """An :class:`EventSink` in front of the outbox for one subsystem: invalid drafts are logged and counted."""
 
-    def __init__(self, sink: EventSink, name: str) -> None:
+    def __init__(self, sink: EventSink, name: str, *, on_stored: Callable[[Draft], None] | None = None) -> None:
         self.sink = sink
         self.name = name
         self.invalid = 0
+        self.on_stored = on_stored  # sees each draft the sink took (today's figures, Home Assistant)
 
     def emit(self, draft: Draft) -> None:
         try:
@@ -236,6 +278,9 @@ class GuardedSink:
         except ProtocolError as err:
             self.invalid += 1
             log.error("%s produced an invalid %s event; it cannot be sent and is not kept: %s", self.name, draft.kind, err)
+            return
+        if self.on_stored is not None:
+            _quietly(lambda: self.on_stored(draft), "counting a draft for the station page")
 
 
 def _stats(subsystem: Any, name: str) -> dict[str, Any] | None:

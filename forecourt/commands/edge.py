@@ -5,6 +5,7 @@ Ctrl-C stop it cleanly (it publishes its offline status on the way out)."""
 import argparse
 import logging
 import signal
+from pathlib import Path
 
 log = logging.getLogger("forecourt.edge")
 
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         from gpiozero.pins.mock import MockFactory
 
         pin_factory = MockFactory()
-    service = EdgeService(config, pin_factory=pin_factory)
+    service = EdgeService(config, pin_factory=pin_factory, config_path=Path(args.config))
 
     def stop(signum: int, _frame: object) -> None:
         log.info("%s received; stopping", signal.Signals(signum).name)
