@@ -150,9 +150,11 @@ class Watcher:
         host, port = url.removeprefix("mqtt://").split(":")
         self.client.connect(host, int(port))
         self.client.loop_start()
+        acked = []
+        self.client.on_subscribe = lambda *_args: acked.append(1)
         for topic in filters:
             self.client.subscribe(topic, qos=1)
-        time.sleep(0.3)  # the SUBACK and the retained copies
+        assert wait_until(lambda: len(acked) == len(filters), 5)
 
     def retained(self) -> dict[str, bytes]:
         return {t: p for t, p, r in self.seen if r and p}
@@ -196,7 +198,8 @@ def test_discovery_is_retained_once_cleared_on_removal_and_resent_only_when_lost
     assert bridge.published_configs == len(wanted)
 
     fresh = Watcher(ha_broker, "homeassistant/#", "forecourt/#")  # Home Assistant starting now
-    assert set(fresh.retained()) >= wanted and len([t for t in fresh.retained() if t.endswith("/config")]) == len(wanted)
+    assert wait_until(lambda: set(fresh.retained()) >= wanted | {"forecourt/v1/oslo-01/ha/state"}, 5)
+    assert len([t for t in fresh.retained() if t.endswith("/config")]) == len(wanted)
     assert b'"state":"online"' in fresh.retained()["forecourt/v1/oslo-01/status"]
     assert fresh.retained()["forecourt/v1/oslo-01/ha/state"].count(b"restroom_ladies_overdue\":true") == 1
 
@@ -217,13 +220,12 @@ def test_discovery_is_retained_once_cleared_on_removal_and_resent_only_when_lost
     # The broker loses one document (e.g. restarted without persistence): only that one is sent again.
     lost = "homeassistant/sensor/forecourt_oslo-01/outbox_depth/config"
     fresh.publish(lost, b"", retain=True)
-    time.sleep(0.3)
+    assert wait_until(lambda: lost not in bridge.held, 5)
     fresh.publish("homeassistant/status", b"online")
     settle(bridge, clock, view)
     assert bridge.published_configs == len(wanted) + 1
     bridge.stop()
-    time.sleep(0.3)
-    assert b'"state":"offline"' in fresh.seen[-1][1] and fresh.seen[-1][0] == "forecourt/v1/oslo-01/status"
+    assert wait_until(lambda: fresh.seen[-1][0] == "forecourt/v1/oslo-01/status" and b'"state":"offline"' in fresh.seen[-1][1], 5)
     fresh.close()
 
     # The station restarts with one restroom fewer: its two entities are cleared, nothing else is resent.
@@ -234,6 +236,40 @@ def test_discovery_is_retained_once_cleared_on_removal_and_resent_only_when_lost
     assert len(gone) == 2 and all("gents_1" in t for t in gone)
     assert bridge.published_configs == len(gone)
     later = Watcher(ha_broker, "homeassistant/#")
-    assert set(later.retained()) == set(bridge.wanted)
+    assert wait_until(lambda: set(later.retained()) == set(bridge.wanted), 5)
     later.close()
     bridge.stop()
+
+
+def test_a_running_station_announces_itself_and_sends_kiosk_presses(broker, ha_broker, mock_factory, tmp_path):
+    """The edge service with [homeassistant] on: discovery and state reach the station-local broker, a
+    real (mock-pin) kiosk press arrives as an event, and the chain's broker sees none of it."""
+    import threading
+
+    from edge.service import EdgeService
+    from tests.mqtt import Recorder
+
+    chain = Recorder(broker, "#")
+    cfg = StationConfig.model_validate({
+        "station": {"id": "a", "name": "Alpha"}, "mqtt": {"url": broker.url, "username": "a", "password": broker.users["a"]},
+        "outbox": {"path": str(tmp_path / "outbox.db")}, "homeassistant": {"enabled": True, "url": ha_broker},
+        "kiosks": [{"id": "shop", "location": "shop", "scale": 3, "buttons": [17, 27, 22]}],
+    })
+    watcher = Watcher(ha_broker, "homeassistant/#", "forecourt/#")
+    service = EdgeService(cfg, pin_factory=mock_factory, notify_systemd=False)
+    runner = threading.Thread(target=service.run, daemon=True)
+    runner.start()
+    try:
+        configs = lambda: {t for t, p, _ in watcher.seen if t.endswith("/config") and p}  # noqa: E731
+        assert wait_until(lambda: len(configs()) == 1 + 2 + 2, 10)  # kiosk event, today x2, link and outbox
+        assert wait_until(lambda: any(t == "forecourt/v1/a/ha/state" for t, _, _ in watcher.seen), 10)
+        mock_factory.pin(22).drive_low()
+        time.sleep(0.1)
+        mock_factory.pin(22).drive_high()
+        assert wait_until(lambda: any(t == "forecourt/v1/a/ha/kiosk/shop" and b'"score_3"' in p for t, p, _ in watcher.seen), 10)
+        assert not any(t.startswith("homeassistant/") or "/ha/" in t for t, _, _ in chain.snapshot())
+    finally:
+        service.request_stop()
+        runner.join(30)
+        watcher.close()
+        chain.close()
