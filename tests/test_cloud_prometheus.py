@@ -232,3 +232,35 @@ def test_metrics_need_an_hq_token(collector):
     assert status == 403 and "hq token" in body
     status, body = scrape(port, tokens["hq"])
     assert status == 200 and "forecourt_stations" in body
+
+
+def test_every_series_the_dashboard_and_the_docs_name_exists(tmp_path):
+    """docs/observability cannot go stale: each forecourt_ series it names is one the collector exposes."""
+    import re
+    from pathlib import Path
+
+    from prometheus_client import generate_latest
+
+    from cloud.broker_sys import FIGURES
+    from cloud.prometheus import CollectorMetrics
+    from cloud.store import writing
+
+    db = open_db(tmp_path / "c.db")
+    with writing(db):
+        db.execute("""INSERT INTO stations (id, name, region, last_seen, health)
+                      VALUES ('a', 'A', 'x', '2026-12-03T09:00:00.000Z', '{"outbox_depth": 3}')""")
+    db.conn.close()
+    sys_figures = BrokerSys()
+    for suffix in FIGURES:
+        sys_figures.update(f"$SYS/broker/{suffix}", b"1")
+    sys_figures.update("$SYS/broker/version", b"mosquitto version 2.0.11")
+    metrics = CollectorMetrics(tmp_path / "c.db", broker=sys_figures)
+    metrics.ingest.delay_seconds.observe(1.0)
+    exposed = {s.name for f in text_string_to_metric_families(generate_latest(metrics.registry).decode()) for s in f.samples}
+    docs = Path(__file__).resolve().parents[1] / "docs" / "observability"
+    named = set(re.findall(r"\bforecourt_(?!edge_)[a-z_]+[a-z]", (docs / "grafana-forecourt.json").read_text()))
+    named |= {n for n in re.findall(r"`(forecourt_(?!edge_)[a-z_]+[a-z])", (docs / "README.md").read_text())
+              if not n.endswith("_")}
+    suffixes = ("", "_total", "_bucket", "_count", "_sum", "_info")
+    missing = {n for n in named if not any(n + s in exposed for s in suffixes)}
+    assert missing == set()
