@@ -4,7 +4,6 @@ Every field carries a description (a test enforces it) so ``examples/station.tom
 errors of ``forecourt check-config`` can speak the user's language.
 """
 
-import ipaddress
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from forecourt.connection import BrokerConnection
+from forecourt.listen import ListenAddress, parse_listen
 from forecourt.protocol import check_station_id
 from forecourt.settings import Section, apply_overrides, load_toml, validate
 
@@ -219,6 +219,11 @@ class ZoneConfig(Section):
     roll_off_s: float = Field(
         10.0, ge=0, description="Pump bays: a vehicle lost from view (or re-identified) in the bay within this many seconds continues the same visit"
     )
+    merge_window_s: float = Field(
+        5.0, ge=0, le=60,
+        description="Pump bays: a vehicle that leaves the bay and is back in it within this many seconds (a roll-off and "
+        "back) continues the same visit, as drive-thru timers merge; a visit is reported this long after it leaves",
+    )
     stop_motion: float = Field(
         0.1, gt=0, le=1, description="Pump bays: largest drift of a stopped vehicle's bottom-centre, as a share of its box height"
     )
@@ -272,28 +277,16 @@ class WebSettings(Section):
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
-        if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", value):
-            raise ValueError(f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:8081")
+        parse_listen(value, "127.0.0.1:8081")
         return value
 
     @property
-    def host(self) -> str:
-        return self.listen.rsplit(":", 1)[0].strip("[]")
-
-    @property
-    def port(self) -> int:
-        return int(self.listen.rsplit(":", 1)[1])
-
-    @property
-    def loopback(self) -> bool:
-        try:
-            return self.host == "localhost" or ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+    def address(self) -> ListenAddress:
+        return parse_listen(self.listen)
 
     @model_validator(mode="after")
     def _password_off_loopback(self) -> "WebSettings":
-        if self.enabled and not self.loopback and self.password_file is None:
+        if self.enabled and not self.address.loopback and self.password_file is None:
             raise ValueError(f"password_file: the page on {self.listen} is reachable from the network; give it a password")
         return self
 

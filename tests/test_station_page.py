@@ -240,3 +240,20 @@ def test_off_loopback_the_page_wants_its_password(broker, mock_factory, tmp_path
             assert json.loads(response.read())["station"] == "a"
     finally:
         service.stop()
+
+
+@pytest.mark.parametrize(("listen", "password", "problem"), [
+    ("127.0.0.1:8081", None, None), ("[::1]:8081", None, None), ("localhost:8081", None, None),
+    ("0.0.0.0:8081", None, "give it a password"), ("192.168.1.20:8081", "/etc/forecourt/page.password", None),
+    ("8081", None, "is not HOST:PORT"),
+])
+def test_the_page_is_loopback_unless_it_has_a_password(listen, password, problem):
+    from pydantic import ValidationError
+
+    from edge.config import WebSettings
+
+    if problem is None:
+        assert WebSettings(enabled=True, listen=listen, password_file=password).address.port == 8081
+    else:
+        with pytest.raises(ValidationError, match=problem):
+            WebSettings(enabled=True, listen=listen, password_file=password)

@@ -17,7 +17,7 @@ class StationPage:
         web = onsite.config.web
         self.listen = web.listen
         self.server = uvicorn.Server(uvicorn.Config(
-            create_page_app(onsite), host=web.host, port=web.port, log_level="warning", access_log=False,
+            create_page_app(onsite), host=web.address.host, port=web.address.port, log_level="warning", access_log=False,
         ))
         self._thread: threading.Thread | None = None
 
