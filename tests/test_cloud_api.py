@@ -210,6 +210,14 @@ def test_exports_and_dead_letters_are_scoped(api):
         "payload is not JSON: Expecting value at line 1 column 1", "not json", 8)
 
 
+def test_metrics_carry_each_restrooms_figures_and_ratings_by_reason(api):
+    client, tokens, _ = api
+    [day] = get(client, tokens["leeds"], "/api/v1/metrics", station="leeds-01", bucket="day").json()
+    assert day["restrooms"] == [{"restroom": "r1", "cleanings": 1, "flagged": 0, "overdue_min": 0.0,
+                                 "compliance": 1.0, "longest_gap_min": None}]
+    assert day["ratings_by_reason"] == {}  # the one rating (4 of 5) had no reason
+
+
 def test_poison_hours_are_listed_within_scope(api, tmp_path):
     client, tokens, _ = api
     db = open_db(tmp_path / "collector.db")

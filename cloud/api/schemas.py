@@ -98,8 +98,18 @@ class Coverage(BaseModel):
     poisoned_hours: int = Field(0, description="Station-hours whose rollup failed and is set aside (see poison-hours)")
 
 
+class RestroomFigures(BaseModel):
+    restroom: str
+    cleanings: int = Field(description="Counted check-ins")
+    flagged: int = Field(description="Check-ins flagged as not a real cleaning (too soon, burst, catch-up)")
+    overdue_min: float
+    compliance: float | None = Field(description="Share of online time this restroom was not overdue")
+    longest_gap_min: float | None
+
+
 class Figures(BaseModel):
     ratings: dict[str, int]
+    ratings_by_reason: dict[str, int] = Field(default_factory=dict, description="Ratings per reason button pressed")
     happy_index: float | None
     bad_rate: float | None
     ratings_restroom: int
@@ -116,6 +126,7 @@ class Figures(BaseModel):
     greet_within_goal: float | None
     dwell_p50: float | None
     dwell_p90: float | None
+    restrooms: list[RestroomFigures] = Field(default_factory=list)
     coverage: Coverage
 
 
