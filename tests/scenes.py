@@ -65,6 +65,21 @@ class Actor:
         raise ValueError(f"actor {self.id} never {'enters' if entering else 'leaves'} the polygon")
 
 
+def braking(x: float, y0: float, y_brake: float, y_stop: float, speed: float, t0: float = 0.0,
+            step: float = 0.05) -> tuple[list[tuple[float, float, float]], float]:
+    """Waypoints of a vehicle driving down the image at ``speed`` px/s from ``y0``, braking at a constant
+    rate from ``y_brake`` to rest at ``y_stop`` (a waypoint every ``step`` s), and the time it stops."""
+    t_brake = t0 + (y_brake - y0) / speed
+    duration = 2 * (y_stop - y_brake) / speed
+    decel = speed / duration
+    path = [(t0, x, y0), (t_brake, x, y_brake)]
+    path += [
+        (t_brake + u, x, y_brake + speed * u - decel * u * u / 2)
+        for u in (k * step for k in range(1, int(duration / step) + 1)) if u < duration
+    ]
+    return path + [(t_brake + duration, x, y_stop)], t_brake + duration
+
+
 def frame_times(
     start: float, end: float, fps: float, *, jitter: float = 0.0, drop: float = 0.0, seed: int = 0
 ) -> list[float]:
