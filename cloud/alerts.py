@@ -1,8 +1,9 @@
 """Alert lifecycle: open -> acknowledged -> resolved, with who, when and a comment, and deadlines.
 
 Deadlines follow the mystery-shopper rules HQ already works by: an answer to bad ratings is due
-within 24 hours; every other finding must be rectified within 3 working days (Saturday and
-Sunday are skipped, in UTC). An alert is overdue while it is not resolved and its deadline has passed.
+within 24 hours; every other finding must be rectified within 3 working days, counted in the station's
+time zone with its weekend and its region's public holidays (the follow-ups' calendar,
+``cloud.followups.Calendar``). An alert is overdue while it is not resolved and its deadline has passed.
 The rules that open alerts are in cloud/rules.py.
 
 Apart from that lifecycle, an alert that follows one the station raises (restroom overdue, a stuck
@@ -12,17 +13,20 @@ or resolved as people leave it, so it is told apart rather than closed. HQ's own
 ratings or greetings, an outage, a sequence gap) have no condition of the station's to clear: ``finding``.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
 from cloud.config import AlertSettings
+from cloud.followups import Calendar, due_after_working_days
 from cloud.store import writing
 from forecourt.errors import ForecourtError
 from forecourt.protocol import format_ts
 
 ANSWER_RULES = frozenset({"bad_rating_rate"})
+UTC_WEEKDAYS = Calendar(UTC)  # a station the registry knows nothing about: Monday to Friday in UTC
 STATES = ("open", "acknowledged", "resolved")
 CONDITIONS = ("active", "cleared", "finding")
 _COLUMNS = (
@@ -45,31 +49,25 @@ class NewAlert:
     opened_at: datetime
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """``start`` plus ``days`` working days at the same time of day; weekend days do not count."""
-    when, left = start, days
-    while left:
-        when += timedelta(days=1)
-        if when.weekday() < 5:
-            left -= 1
-    return when
-
-
-def due_at(rule: str, opened_at: datetime, settings: AlertSettings) -> datetime:
+def due_at(rule: str, opened_at: datetime, settings: AlertSettings, calendar: Calendar = UTC_WEEKDAYS) -> datetime:
     if rule in ANSWER_RULES:
         return opened_at + timedelta(hours=settings.answer_due_h)
-    return add_working_days(opened_at, settings.rectify_working_days)
+    return due_after_working_days(opened_at, settings.rectify_working_days, calendar)
 
 
-def open_alerts(db: Database, alerts: list[NewAlert], settings: AlertSettings) -> int:
-    """Open each alert unless its (station, rule, subject, episode) was opened before; returns how many opened."""
+def open_alerts(
+    db: Database, alerts: list[NewAlert], settings: AlertSettings, calendars: Mapping[str, Calendar] | None = None
+) -> int:
+    """Open each alert unless its (station, rule, subject, episode) was opened before; returns how many opened.
+    ``calendars`` gives each station's working days (default: Monday to Friday in UTC)."""
     opened = 0
     for alert in alerts:
+        calendar = (calendars or {}).get(alert.station, UTC_WEEKDAYS)
         cursor = db.conn.execute(
             """INSERT OR IGNORE INTO alerts (station, rule, subject, episode, message, opened_at, due_at)
                VALUES (?, ?, ?, ?, ?, ?, ?)""",
             (alert.station, alert.rule, alert.subject, alert.episode, alert.message, format_ts(alert.opened_at),
-             format_ts(due_at(alert.rule, alert.opened_at, settings))),
+             format_ts(due_at(alert.rule, alert.opened_at, settings, calendar))),
         )
         opened += cursor.rowcount
     return opened

@@ -91,14 +91,15 @@ def _list_new_bad_ratings(db: Database, settings: FollowupSettings, now: datetim
     db.execute("INSERT OR REPLACE INTO job_marks (name, value) VALUES (?, ?)", [MARK, newest])
     if not bad:
         return 0, 0
-    calendars = _calendars(db, {r.station for r in bad}, settings)
+    calendars = station_calendars(db, {r.station for r in bad}, settings)
     opened = 0
     for (station, day), ratings in rules.group_by_station_day(bad, lambda s: calendars[s].calendar.tz).items():
         opened += _add_to_item(db, station, day.isoformat(), ratings, calendars[station], settings)
     return opened, len(bad)
 
 
-def _calendars(db: Database, stations: set[str], settings: FollowupSettings) -> dict[str, StationCalendar]:
+def station_calendars(db: Database, stations: set[str], settings: FollowupSettings) -> dict[str, StationCalendar]:
+    """Each station's time zone (the registry's, else the default) and its region's holiday calendar."""
     marks = ", ".join("?" * len(stations))
     out = {}
     for station, region, tz_name in db.execute(

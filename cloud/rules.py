@@ -15,8 +15,9 @@ from typing import cast
 from sqlite_utils import Database
 
 from cloud.alerts import NewAlert, open_alerts
-from cloud.config import AlertSettings
+from cloud.config import AlertSettings, FollowupSettings
 from cloud.events import stored_event
+from cloud.followup_records import station_calendars
 from cloud.store import writing
 from forecourt.protocol import Alert, StationAlert, format_ts, parse_ts
 
@@ -138,11 +139,15 @@ def evaluate(db: Database, settings: AlertSettings, now: datetime) -> list[NewAl
     return [alert for rule in RULES for alert in rule(db, settings, now)]
 
 
-def run_rules(db: Database, settings: AlertSettings, now: datetime) -> int:
-    """Open what the rules find and mark alerts whose edge condition cleared; returns how many opened."""
+def run_rules(
+    db: Database, settings: AlertSettings, now: datetime, calendars: FollowupSettings | None = None
+) -> int:
+    """Open what the rules find and mark alerts whose edge condition cleared; returns how many opened.
+    Deadlines count each station's working days as ``calendars`` says (time zones and public holidays)."""
     found = evaluate(db, settings, now)
+    where = station_calendars(db, {a.station for a in found}, calendars or FollowupSettings()) if found else {}
     with writing(db):
-        opened = open_alerts(db, found, settings)
+        opened = open_alerts(db, found, settings, {station: w.calendar for station, w in where.items()})
         _mark_cleared(db)
     return opened
 

@@ -40,7 +40,7 @@ class Jobs:
         """Station-hours rolled up, alerts opened, follow-up items opened."""
         now = self.clock()
         hours = run_rollups(db, now, self.config.goals)
-        opened = run_rules(db, self.config.alerts, now)
+        opened = run_rules(db, self.config.alerts, now, self.config.followups)
         return hours, opened, run_followups(db, self.config.followups, now).opened
 
     def _loop(self) -> None:

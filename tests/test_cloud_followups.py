@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cloud.alerts import add_working_days
+from cloud.alerts import UTC_WEEKDAYS
 from cloud.followups import (
     BadRating,
     Calendar,
@@ -87,9 +87,9 @@ def test_a_wall_clock_time_the_due_day_lacks_lands_an_hour_later():
     assert z("2026-03-29T01:30Z").astimezone(OSLO).strftime("%H:%M %Z") == "03:30 CEST"
 
 
-def test_the_old_weekend_only_utc_rule_for_comparison():
-    assert add_working_days(z("2026-12-23T09:00Z"), 3) == z("2026-12-28T09:00Z")
-    assert add_working_days(z("2026-12-30T09:00Z"), 3) == z("2027-01-04T09:00Z")
+def test_without_a_calendar_only_the_weekend_is_skipped_for_comparison():
+    assert due_after_working_days(z("2026-12-23T09:00Z"), 3, UTC_WEEKDAYS) == z("2026-12-28T09:00Z")
+    assert due_after_working_days(z("2026-12-30T09:00Z"), 3, UTC_WEEKDAYS) == z("2027-01-04T09:00Z")
 
 
 @pytest.mark.parametrize(("first", "calendar", "follow_up", "rectify"), [

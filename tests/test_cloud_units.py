@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cloud.alerts import add_working_days
+from cloud.alerts import UTC_WEEKDAYS, due_at
 from cloud.auth import AuthError, Role, authenticate, parse_role
-from cloud.config import ScoreSettings
+from cloud.config import AlertSettings, ScoreSettings
 from cloud.figures import measure, percentile, timeline
 from cloud.ingest import SeqChange, seq_change, split_gap
 from cloud.rankings import PeriodError, parse_period
@@ -46,8 +46,8 @@ def test_split_gap(gap, seq, left):
     ("2026-11-02T08:00", "2026-11-05T08:00"),  # Monday -> Thursday
     ("2026-11-04T08:00", "2026-11-09T08:00"),  # Wednesday -> Monday
 ])
-def test_three_working_days_skip_the_weekend(start, due):
-    assert add_working_days(d(start), 3) == d(due)
+def test_an_alert_of_an_unknown_station_is_due_in_three_utc_weekdays(start, due):
+    assert due_at("seq_gap", d(start), AlertSettings(), UTC_WEEKDAYS) == d(due)
 
 
 @pytest.mark.parametrize(("hist", "p", "value"), [
