@@ -86,3 +86,7 @@ def filtered(at: float, reason: str, presses: int = 1, span: float = 0.0) -> Dra
 def stuck(state: str, at: float, value: float, message: str) -> Draft:
     fields = {"alert": "kiosk_button_stuck", "state": state, "subject": "exit", "message": message, "value": value}
     return draft("alert", T0 + at, fields)
+
+
+def cleaning(at: float, flag: str | None, since: float | None) -> Draft:
+    return draft("cleaning", T0 + at, {"restroom": "ladies", "flag": flag, "since_last_s": since})

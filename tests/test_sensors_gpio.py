@@ -17,7 +17,18 @@ from edge.sensors.gpio import Indicator
 from edge.sensors.indicators import Beep, Blink
 from forecourt.errors import ConfigError
 from tests.drafting import draft
-from tests.mock_station import KIOSK, ROOM, SCORE_PIN, T0, FakeClock, Station, filtered, rating, stuck
+from tests.mock_station import (
+    KIOSK,
+    ROOM,
+    SCORE_PIN,
+    T0,
+    FakeClock,
+    Station,
+    cleaning,
+    filtered,
+    rating,
+    stuck,
+)
 
 
 def test_mock_pin_callbacks_are_synchronous():
@@ -117,9 +128,6 @@ def test_scripted_restroom_shift_gives_exactly_the_expected_events():
     assert station.sensors.outputs() == {"restrooms[ladies].led": "blink"}
     assert station.sensors.stats()["overdue"] == [{"restroom": "ladies", "overdue_s": 100.0}]
     station.press(5, at=5500)
-
-    def cleaning(at, flag, since):
-        return draft("cleaning", T0 + at, {"restroom": "ladies", "flag": flag, "since_last_s": since})
 
     def overdue(state, at, value, message):
         fields = {

@@ -5,8 +5,7 @@ Each test states the truth - what a chain counts - and compares the whole list o
 
 import pytest
 
-from tests.drafting import draft
-from tests.mock_station import KIOSK, ROOM, SCORE_PIN, T0, Station, filtered, rating, stuck
+from tests.mock_station import KIOSK, ROOM, SCORE_PIN, T0, Station, cleaning, filtered, rating, stuck
 
 
 @pytest.mark.parametrize(("presses", "span_s"), [(20, 8.0), (60, 30.0)])
@@ -83,9 +82,6 @@ def test_four_catch_up_check_ins_six_minutes_apart_at_shift_end_are_one_cleaning
     for k in range(4):  # the shift ends: 50 min later, four check-ins in a row
         station.press(5, at=3000 + 360 * k, bounces=3)
     station.run_until(T0 + 5000)
-
-    def cleaning(at, flag, since):
-        return draft("cleaning", T0 + at, {"restroom": "ladies", "flag": flag, "since_last_s": since})
 
     assert station.sink.drafts == [
         cleaning(0, None, None),
