@@ -19,7 +19,7 @@ from datetime import datetime
 
 from cloud.config import GoalSettings
 from cloud.store import ROLLUP_COUNTERS, ROLLUP_JSON, ROLLUP_KEYED_MAXES, ROLLUP_MAXES, ROLLUP_SUMS
-from forecourt.protocol import Alert, Cleaning, Event, Rating, StationAlert, Visit
+from forecourt.protocol import Alert, Cleaning, Event, FilteredPresses, Rating, StationAlert, Visit
 
 Interval = tuple[datetime, datetime]
 
@@ -77,6 +77,8 @@ def hour_row(
     dwell: Counter[int] = Counter()
     excluded: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
+    filtered: Counter[str] = Counter()
+    rating_flags: Counter[str] = Counter()
     cleanings: Counter[str] = Counter()
     flagged: Counter[str] = Counter()
     gaps: dict[str, float] = {}
@@ -94,6 +96,10 @@ def hour_row(
                     row["happy_sum_restroom"] += weight
                 if event.reason is not None:
                     reasons[event.reason] += 1
+                if event.flag is not None:
+                    rating_flags[event.flag] += 1
+            case FilteredPresses():
+                filtered[event.reason] += event.presses
             case Cleaning(flag=None):
                 row["cleanings"] += 1
                 row["longest_gap_s"] = max(row["longest_gap_s"], event.since_last_s or 0)
@@ -126,6 +132,8 @@ def hour_row(
     row["dwell_hist"] = {str(k): v for k, v in sorted(dwell.items())}
     row["excluded"] = dict(sorted(excluded.items()))
     row["reasons"] = dict(sorted(reasons.items()))
+    row["filtered_presses"] = dict(sorted(filtered.items()))
+    row["rating_flags"] = dict(sorted(rating_flags.items()))
     row["restroom_cleanings"] = dict(sorted(cleanings.items()))
     row["restroom_flagged"] = dict(sorted(flagged.items()))
     row["restroom_overdue_s"] = {name: s for name, s in sorted((overdue_by_restroom or {}).items()) if name and s > 0}
@@ -217,6 +225,8 @@ def figures(row: Mapping) -> dict:
         "ratings_restroom": int(row["ratings_restroom"]),
         "happy_index_restroom": _ratio(100 * row["happy_sum_restroom"], row["ratings_restroom"], 2),
         "ratings_by_reason": {reason: int(n) for reason, n in _loaded(row["reasons"]).items()},
+        "doubtful_ratings": {flag: int(n) for flag, n in _loaded(row["rating_flags"]).items()},
+        "filtered_presses": {reason: int(n) for reason, n in _loaded(row["filtered_presses"]).items()},
         "cleanings": int(row["cleanings"]),
         "compliance": round(max(0.0, 1 - row["overdue_s"] / online_s), 4) if online_s else None,
         "longest_gap_min": round(row["longest_gap_s"] / 60, 2) if row["longest_gap_s"] else None,

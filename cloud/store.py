@@ -28,6 +28,7 @@ ROLLUP_MAXES = ("longest_gap_s",)
 # Added per key; ratings per reason button, and per restroom id its check-ins and overdue seconds.
 ROLLUP_COUNTERS = (
     "greet_hist", "dwell_hist", "excluded", "reasons", "restroom_cleanings", "restroom_flagged", "restroom_overdue_s",
+    "filtered_presses", "rating_flags",
 )
 ROLLUP_KEYED_MAXES = ("restroom_longest_gap_s",)  # the maximum per key: each restroom's longest gap
 ROLLUP_JSON = ROLLUP_COUNTERS + ROLLUP_KEYED_MAXES  # stored as JSON objects
@@ -187,6 +188,18 @@ def m007_followup_rating_flags(db: Database) -> None:
     """A follow-up lists a doubtful bad rating too (two buttons at once: the edge's ``flag``), with its flag,
     so whoever follows it up can weigh it instead of the collector silently dropping it."""
     db.execute("ALTER TABLE followup_ratings ADD COLUMN flag TEXT")
+
+
+@migrations()
+def m008_filtered_presses(db: Database) -> None:
+    """Kiosk presses that are not ratings (a burst, a held or stuck key: the ``filtered_presses`` events) per
+    reason, and doubtful ratings per flag, in every rollup row; hours that hold such events are redone."""
+    for name in ("filtered_presses", "rating_flags"):
+        db.execute(f"ALTER TABLE rollups ADD COLUMN {name} TEXT NOT NULL DEFAULT '{{}}'")
+    db.execute(
+        """INSERT OR IGNORE INTO dirty (station, hour) SELECT DISTINCT station, substr(ts, 1, 13) FROM events
+           WHERE kind = 'filtered_presses' OR (kind = 'rating' AND json_extract(payload, '$.flag') IS NOT NULL)"""
+    )
 
 
 def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = None) -> Database:

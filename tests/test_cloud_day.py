@@ -113,7 +113,8 @@ def _metric(bucket, ratings, hi, bad, rr, hir, cleanings, compliance, gap, episo
             greet, within, dwell, online_min, fps, excluded, restrooms=()):
     return {
         "bucket": bucket, "ratings": dict(zip("12345", ratings, strict=True)), "happy_index": hi, "bad_rate": bad,
-        "ratings_restroom": rr, "happy_index_restroom": hir, "ratings_by_reason": {}, "cleanings": cleanings,
+        "ratings_restroom": rr, "happy_index_restroom": hir, "ratings_by_reason": {}, "doubtful_ratings": {},
+        "filtered_presses": {}, "cleanings": cleanings,
         "compliance": compliance, "longest_gap_min": gap, "overdue_episodes": episodes, "flagged": flagged,
         "visits": visits, "vehicles_per_hour": vph, "greet_p50": greet[0], "greet_p90": greet[1],
         "greet_within_goal": within, "dwell_p50": dwell[0], "dwell_p90": dwell[1], "restrooms": list(restrooms),

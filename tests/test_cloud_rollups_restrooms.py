@@ -8,7 +8,8 @@ from cloud.config import GoalSettings
 from cloud.ingest import Ingestor
 from cloud.rollups import metrics, run_rollups
 from cloud.store import open_db
-from tests.cloud_kit import cleaning, edge_alert, incoming, online, rating
+from forecourt.protocol import FilteredPresses, format_ts
+from tests.cloud_kit import cleaning, edge_alert, incoming, next_id, online, rating
 
 
 def t(text: str) -> datetime:
@@ -62,3 +63,23 @@ def test_ratings_by_reason_and_each_restrooms_compliance_and_longest_gap(tmp_pat
             [room("gents", 3, 1, 0.0, 1.0, 45.0), room("ladies", 1, 0, 30.0, round(1 - 30 / 130, 4), 90.0)])]
     assert picked(metrics(db, bucket="day", station="leeds-01")) == day
     assert picked(metrics(db, bucket="month", station="leeds-01")) == day
+
+
+def test_presses_that_are_not_ratings_and_doubtful_ratings_are_counted_per_reason(tmp_path):
+    """A child's burst is one rating and one filtered_presses event: the rollups count its presses, so the
+    figures say how many presses were left out and why; a flagged (simultaneous) rating still counts."""
+    db = open_db(tmp_path / "collector.db")
+    ingestor = Ingestor(db)
+    burst = FilteredPresses(id=next_id(), seq=2, station="leeds-01", ts=format_ts(t("10:02")), kiosk="k1",
+                            location="shop", reason="burst", presses=19, span_s=7.5)
+    held = FilteredPresses(id=next_id(), seq=3, station="leeds-01", ts=format_ts(t("10:30")), kiosk="k1",
+                           reason="held", presses=1)
+    doubtful = rating("leeds-01", 4, t("10:40"), 2).model_copy(update={"flag": "simultaneous"})
+    ingestor.store([incoming(online(), "leeds-01")], now=t("10:00"))
+    ingestor.store([incoming(m) for m in (reasoned(1, "10:02", 5, None), burst, held, doubtful)], now=t("10:45"))
+    run_rollups(db, t("12:00"), GoalSettings())
+    [hour] = metrics(db, bucket="hour", station="leeds-01", end="2026-11-06T11:00:00.000Z")
+    assert (hour["ratings"], hour["filtered_presses"], hour["doubtful_ratings"]) == (
+        {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1}, {"burst": 19, "held": 1}, {"simultaneous": 1})
+    [day] = metrics(db, bucket="day", station="leeds-01")
+    assert day["filtered_presses"] == {"burst": 19, "held": 1}

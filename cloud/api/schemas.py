@@ -110,6 +110,12 @@ class RestroomFigures(BaseModel):
 class Figures(BaseModel):
     ratings: dict[str, int]
     ratings_by_reason: dict[str, int] = Field(default_factory=dict, description="Ratings per reason button pressed")
+    doubtful_ratings: dict[str, int] = Field(
+        default_factory=dict, description="Ratings the kiosk flagged as doubtful, per flag (e.g. two buttons at once)"
+    )
+    filtered_presses: dict[str, int] = Field(
+        default_factory=dict, description="Score presses that are not ratings, per reason (burst, held, stuck, ...)"
+    )
     happy_index: float | None
     bad_rate: float | None
     ratings_restroom: int
