@@ -101,10 +101,13 @@ def hour_row(
             case FilteredPresses():
                 filtered[event.reason] += event.presses
             case Cleaning(flag=None):
+                # Gaps within open hours: a restroom closed overnight was not 10 h without cleaning.
+                # Stations before active_since_last_s only give the clock time.
+                gap = event.since_last_s if event.active_since_last_s is None else event.active_since_last_s
                 row["cleanings"] += 1
-                row["longest_gap_s"] = max(row["longest_gap_s"], event.since_last_s or 0)
+                row["longest_gap_s"] = max(row["longest_gap_s"], gap or 0)
                 cleanings[event.restroom] += 1
-                gaps[event.restroom] = max(gaps.get(event.restroom, 0), event.since_last_s or 0)
+                gaps[event.restroom] = max(gaps.get(event.restroom, 0), gap or 0)
             case Cleaning():
                 row["flagged"] += 1
                 excluded["flagged_checkin"] += 1

@@ -89,4 +89,5 @@ def stuck(state: str, at: float, value: float, message: str) -> Draft:
 
 
 def cleaning(at: float, flag: str | None, since: float | None) -> Draft:
-    return draft("cleaning", T0 + at, {"restroom": "ladies", "flag": flag, "since_last_s": since})
+    return draft("cleaning", T0 + at, {"restroom": "ladies", "flag": flag, "since_last_s": since,
+                                       "active_since_last_s": since})  # open all day

@@ -83,3 +83,19 @@ def test_presses_that_are_not_ratings_and_doubtful_ratings_are_counted_per_reaso
         {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1}, {"burst": 19, "held": 1}, {"simultaneous": 1})
     [day] = metrics(db, bucket="day", station="leeds-01")
     assert day["filtered_presses"] == {"burst": 19, "held": 1}
+
+
+def test_the_longest_gap_counts_open_hours_only_when_the_station_says_them(tmp_path):
+    """Clean at 21:50, closed 22:00-06:00, clean at 06:10: the gap is 20 open minutes, not 500 on the clock;
+    an older station that sends only the clock time still gets its gap from it."""
+    db = open_db(tmp_path / "collector.db")
+    ingestor = Ingestor(db)
+    morning = cleaning("leeds-01", 1, t("06:10"), "gents", since_last_s=500 * 60).model_copy(
+        update={"active_since_last_s": 20 * 60})
+    older = cleaning("leeds-01", 2, t("06:20"), "ladies", since_last_s=480 * 60)
+    ingestor.store([incoming(online(), "leeds-01")], now=t("06:00"))
+    ingestor.store([incoming(morning), incoming(older)], now=t("06:30"))
+    run_rollups(db, t("08:00"), GoalSettings())
+    [hour] = metrics(db, bucket="hour", station="leeds-01", end="2026-11-06T07:00:00.000Z")
+    assert [(r["restroom"], r["longest_gap_min"]) for r in hour["restrooms"]] == [("gents", 20.0), ("ladies", 480.0)]
+    assert hour["longest_gap_min"] == 480.0

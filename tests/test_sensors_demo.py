@@ -18,13 +18,13 @@ def test_sensors_demo_prints_the_expected_morning():
     events = [line for line in result.stdout.splitlines() if "LEDs" not in line and "stats" not in line]
     assert events == [
         "06:05:00  cleaning         restroom=ladies",
-        "06:07:00  cleaning         restroom=ladies flag=too_soon since_last_s=120",
+        "06:07:00  cleaning         restroom=ladies flag=too_soon since_last_s=120 active_since_last_s=120",
         "06:20:00  rating           kiosk=restroom-exit location=restroom score=1 scale=4 reason=cleanliness",
         "06:30:00  rating           kiosk=shop-counter location=shop score=3 scale=3",
         "06:30:00  filtered_presses kiosk=shop-counter location=shop reason=burst presses=7 span_s=2",
         "07:00:00  alert            alert=restroom_overdue state=open subject=gents value=0",
         "07:05:00  alert            alert=restroom_overdue state=open subject=ladies value=0",
-        "07:10:00  cleaning         restroom=ladies since_last_s=3900",
+        "07:10:00  cleaning         restroom=ladies since_last_s=3900 active_since_last_s=3900",
         "07:10:00  alert            alert=restroom_overdue state=cleared subject=ladies value=300",
         "07:30:00  filtered_presses kiosk=shop-counter location=shop reason=stuck presses=1 span_s=0",
         "07:30:10  alert            alert=kiosk_button_stuck state=open subject=shop-counter value=10",

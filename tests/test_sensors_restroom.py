@@ -25,8 +25,10 @@ def timer(started: str, **overrides) -> RestroomTimer:
     return RestroomTimer(config, ActiveHours.parse(config.active_hours, OSLO), started_at=at(started))
 
 
-def cleaning(when: float, flag: str | None = None, since: float | None = None) -> Draft:
-    return draft("cleaning", when, {"restroom": "ladies", "flag": flag, "since_last_s": since})
+def cleaning(when: float, flag: str | None = None, since: float | None = None, active: float | None = None) -> Draft:
+    """``active`` (seconds of open hours since the last counted check-in) is ``since`` unless given."""
+    return draft("cleaning", when, {"restroom": "ladies", "flag": flag, "since_last_s": since,
+                                    "active_since_last_s": since if active is None else active})
 
 
 def overdue(state: str, when: float, value: float, message: str) -> Draft:
@@ -224,3 +226,12 @@ def test_long_overdue_reads_in_hours():
 def test_interval_is_bounded_so_the_due_time_search_always_ends():
     with pytest.raises(ValidationError, match="interval_min"):
         RestroomConfig(id="ladies", button_pin=5, interval_min=7 * 24 * 60 + 1)
+
+
+def test_the_gap_between_cleanings_is_also_given_in_open_hours():
+    """Last clean 21:50, the restroom closes at 22:00 and opens at 06:00, next clean 06:10: 8 h 20 min on the
+    clock, 20 minutes of open hours (what a cleaning schedule is judged by)."""
+    room = timer("2026-11-23 21:00", active_hours="06:00-22:00")
+    room.check_in(at("2026-11-23 21:50"))
+    cleaned = [d for d in room.check_in(at("2026-11-24 06:10")) if d.kind == "cleaning"]
+    assert cleaned == [cleaning(at("2026-11-24 06:10"), since=8 * 60 * MIN + 20 * MIN, active=20 * MIN)]

@@ -68,8 +68,12 @@ class RestroomTimer:
         """A staff press at ``at``: the overdue alert it may first open, its cleaning, the clearing."""
         drafts = self.tick(at)
         flag = self._flag(at)
-        since_last = None if self.last_check_in is None else max(0.0, at - self.last_check_in)
-        drafts.append(Draft(at, CleaningBody(restroom=self.id, flag=flag, since_last_s=since_last)))
+        last = self.last_check_in
+        since_last = None if last is None else max(0.0, at - last)
+        open_since_last = None if last is None else self.hours.active_seconds(last, at)
+        drafts.append(Draft(at, CleaningBody(
+            restroom=self.id, flag=flag, since_last_s=since_last, active_since_last_s=open_since_last
+        )))
         self.check_ins += 1
         if flag is not None:
             self.flagged += 1

@@ -155,6 +155,10 @@ class CleaningBody(EventBody):
         None, description=f"Why this check-in cannot be a real cleaning (kept, not dropped): {', '.join(CleaningFlag)}"
     )
     since_last_s: Seconds | None = Field(None, description="Seconds since the previous counted check-in")
+    active_since_last_s: Seconds | None = Field(
+        None, description="Seconds of the restroom's active (open) hours since the previous counted check-in: "
+        "the gap a cleaning schedule is judged by, without the hours it was closed"
+    )
 
 
 class VisitBody(EventBody):
