@@ -1,5 +1,6 @@
 """`forecourt provision`: what it writes, what it refuses, and that a provisioned station really connects."""
 
+import json
 import shutil
 import signal
 import stat
@@ -82,6 +83,30 @@ def test_collector_files_are_valid_and_other_users_are_kept(tmp_path):
     assert entries["collector"].collector and not entries["a"].collector
     assert mode(dynsec) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "forecourt-dynsec.json", "hq", "stations.csv"]  # no temp files left
+
+
+def test_provision_roles_gives_stations_provisioned_before_a_new_event_kind_the_right_to_send_it(tmp_path, capsys):
+    """A file written by a version without ``filtered_presses``: the broker would refuse that kind from the
+    station. ``provision roles`` rewrites the roles from the code and keeps every password."""
+    dynsec = tmp_path / "forecourt-dynsec.json"
+    provision_station("a", region="north", out=tmp_path / "a", dynsec=dynsec, now=NOW)
+    provision_collector(out=tmp_path / "hq", dynsec=dynsec, now=NOW)
+    old = json.loads(dynsec.read_text())
+    for role in old["roles"]:
+        role["acls"] = [acl for acl in role["acls"] if not acl["topic"].endswith("/event/filtered_presses")]
+    dynsec.write_text(json.dumps(old))
+    passwords = {user: dict(client.hashed) for user, client in read_clients(dynsec).items()}
+
+    def sends(text: str) -> set[str]:
+        [role] = [r for r in json.loads(text)["roles"] if r["rolename"].endswith("a")]
+        return {acl["topic"] for acl in role["acls"] if acl["acltype"] == "publishClientSend"}
+
+    assert "forecourt/v1/a/event/filtered_presses" not in sends(dynsec.read_text())
+    assert main(["provision", "roles", "--dynsec", str(dynsec)]) == 0
+    assert "roles of 2 user(s) rewritten" in capsys.readouterr().out
+    assert "forecourt/v1/a/event/filtered_presses" in sends(dynsec.read_text())
+    assert {user: dict(client.hashed) for user, client in read_clients(dynsec).items()} == passwords
+    assert main(["provision", "roles", "--dynsec", str(tmp_path / "none.json")]) == 1
 
 
 def test_a_second_collector_gets_its_own_username_and_no_station_may_take_a_collectors(tmp_path, capsys):

@@ -5,7 +5,9 @@ dynamic-security file (its password hash and a role that lets it publish and rea
 see forecourt.broker), and writes ``station.toml`` and ``credentials`` (``username:password``, mode 0600)
 into ``--out``. Copy both to ``/etc/forecourt/`` on the station; ``forecourt check-config`` passes the
 skeleton once the files it names are there (``--no-files`` before). ``forecourt provision collector
-[--username NAME]`` does the same for a collector's MQTT user.
+[--username NAME]`` does the same for a collector's MQTT user. ``forecourt provision roles`` rewrites every
+role from this version's code, keeping the passwords: after an upgrade that adds an event kind, which the
+broker refuses from a station until its role lists it.
 
 The station's name, region and time zone also go into a registry CSV (``--registry``, default
 ``stations.csv`` beside ``--out``; one row per station, rewritten when provisioned again): the station's own messages
@@ -311,6 +313,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     collector.add_argument(
         "--username", default=COLLECTOR_USER, help=f"MQTT username, one per collector instance (default {COLLECTOR_USER})"
     )
+    roles = which.add_parser(
+        "roles", help="rewrite every station's and collector's broker role from this version's code "
+        "(after an upgrade that adds an event kind); passwords are kept",
+    )
+    roles.add_argument("--dynsec", type=Path, default=DEFAULT_DYNSEC, help=f"the broker's dynamic-security file (default {DEFAULT_DYNSEC})")
     for sub, default_broker in ((station, STATION_BROKER), (collector, COLLECTOR_BROKER)):
         sub.add_argument("--out", type=Path, help="where to write the files (default ./<id>)")
         sub.add_argument(
@@ -325,7 +332,20 @@ def register(parser: argparse.ArgumentParser) -> None:
         sub.add_argument("--force", action="store_true", help="overwrite existing files and replace the password")
 
 
+def refresh_roles(dynsec: Path) -> int:
+    """Write every role anew from the code, keeping each user's password; returns how many users there are."""
+    if not dynsec.is_file():
+        raise ConfigError(f"--dynsec {dynsec}: no such file (nothing provisioned yet?)")
+    write_clients(dynsec, {})
+    return len(read_clients(dynsec))
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.what == "roles":
+        users = refresh_roles(args.dynsec)
+        print(f"{args.dynsec}: the roles of {users} user(s) rewritten from this version; passwords kept")
+        print("next: sudo systemctl restart mosquitto   # the broker reads its dynamic-security file when it starts")
+        return 0
     if args.what == "station":
         done = provision_station(
             args.id, region=args.region, name=args.name, timezone=args.timezone, out=args.out or Path(args.id),
