@@ -17,8 +17,8 @@ from gpiozero.pins.mock import MockFactory
 from edge.config import StationConfig
 from edge.events import Draft
 from edge.service import EdgeService
+from edge.vision.visits import VisitRecord
 from forecourt.demo.simulator import DayPlan, Press, Profile, VisitPlan, plan
-from forecourt.protocol import VisitBody, format_epoch
 
 BOUNCE_SPREAD_S = 0.008  # cheap arcade buttons settle within ~10 ms; the sensors debounce 30 ms
 TICK_S = 60.0  # sensor timers (overdue restrooms, stuck buttons) run at least this often in history
@@ -51,18 +51,10 @@ def edges(press: Press, rng: random.Random) -> list[Edge]:
 
 
 def visit_draft(visit: VisitPlan, min_fps: float = 5.0) -> Draft:
-    """A ``visit`` draft exactly as the vision pipeline would emit it when the car leaves."""
-    greet_s = None if visit.greeted_at is None else round(visit.greeted_at - visit.stopped_at, 3)
-    return Draft(visit.departed_at, VisitBody(
-        bay=visit.bay,
-        arrived_at=format_epoch(visit.arrived_at),
-        stopped_at=format_epoch(visit.stopped_at),
-        greeted_at=None if visit.greeted_at is None else format_epoch(visit.greeted_at),
-        departed_at=format_epoch(visit.departed_at),
-        greet_s=greet_s,
-        dwell_s=round(visit.departed_at - visit.arrived_at, 3),
-        min_fps=min_fps,
-    ))
+    """A ``visit`` draft exactly as the vision pipeline emits it when the car leaves (the same record)."""
+    record = VisitRecord(visit.bay, visit.arrived_at, visit.stopped_at, visit.greeted_at, visit.departed_at,
+                         min_fps=min_fps)
+    return record.to_draft()
 
 
 def timeline(day: DayPlan, rng: random.Random) -> list[Item]:
