@@ -156,7 +156,19 @@ class Watcher:
             self.client.subscribe(topic, qos=1)
         assert wait_until(lambda: len(acked) == len(filters), 5)
 
+    def holds(self) -> dict[str, bytes]:
+        """What the broker holds, as far as this watcher has heard (a live message may still be on its way
+        when we subscribe; an empty payload clears)."""
+        held: dict[str, bytes] = {}
+        for topic, payload, _ in self.seen:
+            if payload:
+                held[topic] = payload
+            else:
+                held.pop(topic, None)
+        return held
+
     def retained(self) -> dict[str, bytes]:
+        """What came with the retain flag: the broker held it when we subscribed."""
         return {t: p for t, p, r in self.seen if r and p}
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
@@ -197,6 +209,9 @@ def test_discovery_is_retained_once_cleared_on_removal_and_resent_only_when_lost
     wanted = set(bridge.wanted)
     assert bridge.published_configs == len(wanted)
 
+    first = Watcher(ha_broker, "homeassistant/#", "forecourt/#")
+    assert wait_until(lambda: set(first.holds()) >= wanted | {"forecourt/v1/oslo-01/ha/state"}, 5)  # all through
+    first.close()
     fresh = Watcher(ha_broker, "homeassistant/#", "forecourt/#")  # Home Assistant starting now
     assert wait_until(lambda: set(fresh.retained()) >= wanted | {"forecourt/v1/oslo-01/ha/state"}, 5)
     assert len([t for t in fresh.retained() if t.endswith("/config")]) == len(wanted)
@@ -235,6 +250,9 @@ def test_discovery_is_retained_once_cleared_on_removal_and_resent_only_when_lost
     gone = wanted - set(bridge.wanted)
     assert len(gone) == 2 and all("gents_1" in t for t in gone)
     assert bridge.published_configs == len(gone)
+    later = Watcher(ha_broker, "homeassistant/#")
+    assert wait_until(lambda: set(later.holds()) == set(bridge.wanted), 5)
+    later.close()
     later = Watcher(ha_broker, "homeassistant/#")
     assert wait_until(lambda: set(later.retained()) == set(bridge.wanted), 5)
     later.close()
