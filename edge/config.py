@@ -4,7 +4,6 @@ Every field carries a description (a test enforces it) so ``examples/station.tom
 errors of ``forecourt check-config`` can speak the user's language.
 """
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,23 +13,12 @@ from pydantic import Field, field_validator, model_validator
 from forecourt.connection import BrokerConnection
 from forecourt.listen import ListenAddress, parse_listen
 from forecourt.protocol import check_station_id
+from forecourt.protocol.fleet import KioskRules, RestroomRules, ZoneRules
 from forecourt.settings import Section, apply_overrides, load_toml, validate
 
 Pin = Annotated[int, Field(ge=0, le=53, description="BCM GPIO number")]
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Point = tuple[float, float]
-_HOURS = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
-
-
-def parse_active_hours(text: str) -> tuple[int, int]:
-    """``'06:00-22:00'`` -> minutes after local midnight (360, 1320); the end may be 24:00 or wrap."""
-    match = _HOURS.fullmatch(text)
-    if match:
-        h1, m1, h2, m2 = map(int, match.groups())
-        start, end = h1 * 60 + m1, h2 * 60 + m2
-        if h1 < 24 and m1 < 60 and m2 < 60 and end <= 24 * 60 and start != end:
-            return start, end
-    raise ValueError(f"{text!r} is not 'HH:MM-HH:MM' with two different times (e.g. '06:00-22:00')")
 
 
 class StationInfo(Section):
@@ -89,46 +77,14 @@ class GpioSettings(Section):
     )
 
 
-class RestroomConfig(Section):
+class RestroomConfig(RestroomRules):
+    """A restroom: its wiring here, how its cleaning is judged in :class:`RestroomRules` (HQ may set those)."""
+
     id: Ident = Field(description="Restroom id, unique in the station")
     name: str = Field("", description="Name on the dashboard, e.g. 'Ladies'")
     button_pin: Pin = Field(description="Check-in button pressed by staff after cleaning")
     led_pin: Pin | None = Field(None, description="LED: steady = recently cleaned, blinking = overdue")
     buzzer_pin: Pin | None = Field(None, description="Buzzer: chirps on check-in, beeps when overdue")
-    interval_min: float = Field(
-        60.0, gt=0, le=7 * 24 * 60, description="Minutes of active hours between cleanings before it is overdue"
-    )
-    active_hours: str = Field("00:00-24:00", description="Local hours in which the interval applies, 'HH:MM-HH:MM'; may wrap midnight")
-    min_gap_min: float = Field(
-        5.0, ge=0, description="A check-in sooner than this after the last counted one is flagged too_soon: no time to clean"
-    )
-    catch_up_min: float | None = Field(
-        None, ge=0,
-        description="A check-in sooner than this after the last counted one is flagged catch_up, not a cleaning (a run "
-        "of check-ins entered at the end of a shift); empty = half of interval_min, 0 = never",
-    )
-    burst_count: int = Field(
-        3, ge=2, le=100, description="This many presses within burst_window_s are a burst: flagged, never a cleaning"
-    )
-    burst_window_s: float = Field(60.0, gt=0, le=3600, description="Window in which burst_count presses make a burst")
-
-    @field_validator("active_hours")
-    @classmethod
-    def _hours(cls, value: str) -> str:
-        parse_active_hours(value)
-        return value
-
-    @model_validator(mode="after")
-    def _catch_up_within_the_interval(self) -> "RestroomConfig":
-        if self.catch_up_min is not None and self.catch_up_min >= self.interval_min:
-            raise ValueError(
-                f"catch_up_min: {self.catch_up_min:g} would flag every cleaning on time (interval_min is {self.interval_min:g})"
-            )
-        return self
-
-    @property
-    def catch_up_s(self) -> float:
-        return 60 * (self.interval_min / 2 if self.catch_up_min is None else self.catch_up_min)
 
 
 class ReasonButton(Section):
@@ -136,31 +92,15 @@ class ReasonButton(Section):
     pin: Pin = Field(description="GPIO of the reason button")
 
 
-class KioskConfig(Section):
+class KioskConfig(KioskRules):
+    """A kiosk: its wiring here, how presses become ratings in :class:`KioskRules` (HQ may set those)."""
+
     id: Ident = Field(description="Kiosk id, unique in the station")
     location: str = Field(description="Where it stands: restroom, shop, forecourt, ...")
     scale: Literal[3, 4, 5] = Field(description="Number of smiley buttons")
     buttons: list[Pin] = Field(description="Button pins from unhappiest to happiest; as many as the scale")
     thank_you_led_pin: Pin | None = Field(None, description="LED lit briefly after a counted rating")
     reasons: list[ReasonButton] = Field(default_factory=list, description="Optional reason buttons")
-    low_scores: int = Field(2, ge=1, le=4, description="Scores up to this one may take a reason")
-    reason_window_s: float = Field(6.0, gt=0, le=60, description="Seconds after a low score in which a reason counts")
-    response_interval_s: float = Field(
-        4.0, ge=0, le=60,
-        description="A score press this soon after the previous one (counted or not) is the same person again: "
-        "filtered, so a burst of presses is one rating and one 'burst' record",
-    )
-    hold_limit_s: float = Field(
-        3.0, gt=0, le=60,
-        description="A score press held down longer than this is no rating (a lean, a bag, a shorted wire): filtered as 'held'",
-    )
-    simultaneous_s: float = Field(
-        0.1, ge=0, le=1,
-        description="Score buttons going down within this many seconds of each other are ambiguous: the first is the "
-        "rating, flagged 'simultaneous'; the others are filtered",
-    )
-    stuck_after_s: float = Field(10.0, gt=0, description="A button held this long is reported stuck")
-    thank_you_s: float = Field(2.0, ge=0, le=60, description="Seconds the thank-you LED stays lit after a counted rating")
 
     @model_validator(mode="after")
     def _one_button_per_level(self) -> "KioskConfig":
@@ -206,36 +146,15 @@ class DetectorConfig(Section):
     )
 
 
-class ZoneConfig(Section):
+class ZoneConfig(ZoneRules):
+    """A zone or pump bay: where it lies here, how it times what it sees in :class:`ZoneRules` (HQ may set those)."""
+
     id: Ident = Field(description="Zone id, unique in the station")
     kind: Literal["zone", "pump_bay"] = Field("zone", description="A plain zone records dwells; a pump bay also times visits")
     polygon: list[Point] = Field(description="Corners in image pixels [[x, y], ...], at least 3")
     classes: list[str] = Field(["person", "car", "truck", "bus", "motorcycle"], description="Classes it counts")
-    confirm_s: float = Field(1.0, ge=0, description="Seconds inside (or outside) before entering (leaving) counts")
     service_area: list[Point] | None = Field(
         None, description="Pump bays: where an attendant stands to serve; defaults to the bay polygon"
-    )
-    roll_up_s: float = Field(3.0, gt=0, description="Pump bays: seconds a vehicle must stay still to count as stopped")
-    roll_off_s: float = Field(
-        10.0, ge=0, description="Pump bays: a vehicle lost from view (or re-identified) in the bay within this many seconds continues the same visit"
-    )
-    merge_window_s: float = Field(
-        5.0, ge=0, le=60,
-        description="Pump bays: a vehicle that leaves the bay and is back in it within this many seconds (a roll-off and "
-        "back) continues the same visit, as drive-thru timers merge; a visit is reported this long after it leaves",
-    )
-    stop_motion: float = Field(
-        0.1, gt=0, le=1, description="Pump bays: largest drift of a stopped vehicle's bottom-centre, as a share of its box height"
-    )
-    greet_confirm_s: float = Field(
-        2.0, ge=0, description="Pump bays: seconds a person must stay in the service area to count as the attendant (passers-by do not)"
-    )
-    greet_goal_s: float = Field(60.0, gt=0, description="Pump bays: target seconds from stop to greeting, for reports")
-    uniform_colour: str | None = Field(
-        None, pattern=r"^#[0-9A-Fa-f]{6}$", description="Pump bays: staff uniform colour '#RRGGBB'; if set, only people wearing it can greet"
-    )
-    uniform_tolerance: float = Field(
-        60.0, gt=0, le=442, description="Pump bays: largest RGB distance (0-442) of a torso's mean colour from the uniform colour"
     )
 
     @field_validator("polygon", "service_area")

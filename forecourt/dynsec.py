@@ -19,7 +19,7 @@ from typing import Any
 
 from forecourt.errors import ConfigError
 from forecourt.files import write_private
-from forecourt.protocol import DOWNLINK, EVENT_KINDS, ROOT
+from forecourt.protocol import DOWNLINK, EVENT_KINDS, ROOT, UPLINK
 
 COLLECTOR_USER = "collector"
 COLLECTOR_ROLE = "forecourt-collector"
@@ -56,7 +56,9 @@ def station_role(station: str) -> dict[str, Any]:
     let it retain a message under as many invented kinds as it likes.
     """
     own = f"{ROOT}/{station}"
-    send = [f"{own}/event/{kind}" for kind in sorted(EVENT_KINDS)] + [f"{own}/health", f"{own}/status"]
+    send = [f"{own}/event/{kind}" for kind in sorted(EVENT_KINDS)] + [
+        f"{own}/{channel}" for channel in UPLINK if channel != "event"
+    ]
     acls = [_acl("publishClientSend", topic) for topic in send]
     for channel in DOWNLINK:
         acls += [_acl("subscribePattern", f"{own}/{channel}"), _acl("publishClientReceive", f"{own}/{channel}")]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from edge.config import parse_active_hours
+from forecourt.protocol.fleet import parse_active_hours
 
 DAY_MIN = 24 * 60
 

@@ -4,7 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
-from forecourt.protocol import EVENT_KINDS, Health, Status, StorageAck
+from forecourt.protocol import EVENT_KINDS, ConfigDocument, ConfigState, Health, Status, StorageAck
 
 
 def schemas() -> dict[str, dict]:
@@ -12,6 +12,8 @@ def schemas() -> dict[str, dict]:
     out["status"] = Status.model_json_schema()
     out["health"] = Health.model_json_schema()
     out["ack"] = StorageAck.model_json_schema()
+    out["config"] = ConfigDocument.model_json_schema()
+    out["config_state"] = ConfigState.model_json_schema()
     return out
 
 

@@ -15,7 +15,8 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from edge.config import KioskConfig, RestroomConfig, StationConfig, parse_active_hours
+from edge.config import KioskConfig, RestroomConfig, StationConfig
+from forecourt.protocol.fleet import parse_active_hours
 
 DAY_S = 86400.0
 

@@ -4,7 +4,15 @@ See docs/PROTOCOL.md for the contract.
 """
 
 from forecourt.protocol.acks import Rejected, StorageAck, build_acks, decode_ack, encode_ack, seq_ranges
-from forecourt.protocol.codec import MAX_PAYLOAD_BYTES, decode, describe, encode
+from forecourt.protocol.codec import MAX_PAYLOAD_BYTES, decode, decode_config, describe, encode
+from forecourt.protocol.fleet import (
+    ConfigDocument,
+    ConfigState,
+    SettingError,
+    check_setting,
+    setting_errors,
+    settings_hash,
+)
 from forecourt.protocol.messages import (
     BODY_KINDS,
     EVENT_KINDS,
@@ -43,6 +51,7 @@ from forecourt.protocol.topics import (
     Topic,
     ack_topic,
     check_station_id,
+    config_state_topic,
     config_topic,
     event_topic,
     health_topic,
@@ -57,7 +66,9 @@ __all__ = [
     "Health", "Message", "PressFilter", "Rating",
     "RatingBody", "Rejected", "StationAlert", "Status", "StorageAck", "Topic", "Visit", "VisitBody", "ZoneDwell",
     "ZoneDwellBody",
-    "ack_topic", "build_acks", "check_station_id", "config_topic", "decode", "decode_ack", "describe", "encode",
+    "ConfigDocument", "ConfigState", "SettingError", "check_setting", "setting_errors", "settings_hash",
+    "ack_topic", "build_acks", "check_station_id", "config_state_topic", "config_topic", "decode", "decode_ack",
+    "decode_config", "describe", "encode",
     "encode_ack", "event_from", "event_topic", "format_epoch", "format_ts", "seq_ranges",
     "health_topic", "new_id", "parse_topic", "parse_ts", "station_filter", "status_topic",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from forecourt.errors import ProtocolError
+from forecourt.protocol.fleet import ConfigDocument, ConfigState
 from forecourt.protocol.messages import (
     EVENT_KINDS,
     INT64_MAX,
@@ -26,7 +27,7 @@ from forecourt.protocol.messages import (
     Status,
     parse_ts,
 )
-from forecourt.protocol.topics import DOWNLINK, Topic, parse_topic
+from forecourt.protocol.topics import DOWNLINK, Topic, check_station_id, parse_topic
 
 MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_CLOCK_SKEW = timedelta(hours=24)
@@ -52,10 +53,11 @@ def encode(message: Message, station: str | None = None) -> tuple[str, bytes]:
         topic = message.topic
     elif isinstance(message, Health):
         topic = str(Topic(message.station, "health"))
-    elif isinstance(message, Status):
+    elif isinstance(message, Status | ConfigDocument | ConfigState):
         if station is None:
-            raise ValueError("encoding a Status needs the station id")
-        topic = str(Topic(parse_topic(f"forecourt/v1/{station}/status").station, "status"))
+            raise ValueError(f"encoding a {type(message).__name__} needs the station id")
+        channel = {Status: "status", ConfigDocument: "config", ConfigState: "config_state"}[type(message)]
+        topic = str(Topic(check_station_id(station), channel))  # type: ignore[arg-type]
     else:
         raise TypeError(f"cannot encode {type(message).__name__}")
     payload = message.model_dump(mode="json", exclude_none=isinstance(message, Status))
@@ -78,6 +80,9 @@ def decode(topic: str, payload: bytes, *, now: datetime) -> Message:
     body = _json_object(payload)
     if where.channel == "status":
         return _validate(Status, body)
+    if where.channel == "config_state":
+        _check_version(body)
+        return _validate(ConfigState, body)
     if where.channel in DOWNLINK:
         raise ProtocolError(f"the {where.channel} channel is cloud -> edge; stations may not publish on it")
     _check_version(body)
@@ -94,6 +99,16 @@ def decode(topic: str, payload: bytes, *, now: datetime) -> Message:
         message = _validate(cls, body)
     _check_window(message.ts, now)  # type: ignore[attr-defined]
     return message
+
+
+def decode_config(topic: str, payload: bytes) -> ConfigDocument:
+    """A station's desired settings as HQ sent them on its ``config`` topic; :class:`ProtocolError` if
+    the document is malformed (whether each setting may be applied is the station's to judge)."""
+    if parse_topic(topic).channel != "config":
+        raise ProtocolError(f"{topic}: not a config topic")
+    body = _json_object(payload)
+    _check_version(body)
+    return _validate(ConfigDocument, body)  # type: ignore[return-value]
 
 
 def _json_object(payload: bytes) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from forecourt.errors import ProtocolError
 
 ROOT = "forecourt/v1"
 STATION_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-Channel = Literal["status", "event", "health", "config", "ack"]
-CHANNELS: tuple[str, ...] = ("status", "event", "health", "config", "ack")
+Channel = Literal["status", "event", "health", "config_state", "config", "ack"]
+CHANNELS: tuple[str, ...] = ("status", "event", "health", "config_state", "config", "ack")
 # Who may publish on each channel: stations publish UPLINK, collectors publish DOWNLINK (the broker's ACL says so too).
-UPLINK: tuple[str, ...] = ("status", "event", "health")
+UPLINK: tuple[str, ...] = ("status", "event", "health", "config_state")
 DOWNLINK: tuple[str, ...] = ("config", "ack")
 
 
@@ -43,6 +43,11 @@ def health_topic(station: str) -> str:
 
 def config_topic(station: str) -> str:
     return str(Topic(check_station_id(station), "config"))
+
+
+def config_state_topic(station: str) -> str:
+    """Where a station says, retained, which settings document it applied or rejected (forecourt.protocol.fleet)."""
+    return str(Topic(check_station_id(station), "config_state"))
 
 
 def ack_topic(station: str) -> str:
