@@ -6,7 +6,7 @@ errors of ``forecourt check-config`` can speak the user's language.
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -212,6 +212,8 @@ class WebSettings(Section):
 
 class HomeAssistantSettings(BrokerConnection):
     """Home Assistant MQTT discovery (edge/link/homeassistant.py), to a broker at the station, never the chain's."""
+
+    SECTION: ClassVar[str] = "homeassistant"
 
     enabled: bool = Field(False, description="Announce this station to Home Assistant and publish its figures")
     discovery_prefix: str = Field(

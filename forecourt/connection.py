@@ -8,8 +8,10 @@ certificate is loaded by one function, and a bad value is one error message wher
 import re
 import ssl
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -18,8 +20,12 @@ from forecourt.errors import ConfigError
 from forecourt.settings import Section
 from forecourt.tls import client_context
 
+T = TypeVar("T")
+
 
 class BrokerConnection(Section):
+    SECTION: ClassVar[str] = "mqtt"  # the config section errors name (a second broker's section names itself)
+
     url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL: mqtt://host:port or mqtts://host:port (TLS)")
     username: str | None = Field(None, description="MQTT username; the station id on a station")
     password: str | None = Field(None, description="MQTT password (prefer credentials_file)")
@@ -56,14 +62,23 @@ class BrokerConnection(Section):
     def credentials(self, default_username: str | None = None) -> tuple[str | None, str | None]:
         """The file wins over inline values; the username defaults to ``default_username``."""
         if self.credentials_file is not None:
-            return read_credentials_file(self.credentials_file)
+            return self._named(lambda: read_credentials_file(self.credentials_file))
         return self.username or default_username, self.password
 
     def tls_context(self) -> ssl.SSLContext | None:
         """Built once, at start-up, so a missing or wrong certificate is a clear error now, not at the first handshake."""
         if not self.address.tls:
             return None
-        return client_context(ca_file=self.ca_file, cert_file=self.cert_file, key_file=self.key_file)
+        return self._named(lambda: client_context(ca_file=self.ca_file, cert_file=self.cert_file, key_file=self.key_file))
+
+    def _named(self, read: Callable[[], T]) -> T:
+        """The readers name the ``mqtt`` section; a second broker's settings say their own."""
+        try:
+            return read()
+        except ConfigError as err:
+            if self.SECTION == "mqtt":
+                raise
+            raise ConfigError(str(err).replace("mqtt.", f"{self.SECTION}.")) from None
 
 
 @dataclass(frozen=True)

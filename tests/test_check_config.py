@@ -52,6 +52,20 @@ def test_a_missing_credentials_file_is_refused_and_a_private_one_passes(tmp_path
     assert check(path).returncode == 0
 
 
+def test_the_station_pages_password_and_home_assistants_credentials_are_read_as_the_services_read_them(tmp_path):
+    page, ha = tmp_path / "page.password", tmp_path / "ha.credentials"
+    web = f'[web]\nenabled = true\nlisten = "0.0.0.0:8081"\npassword_file = "{page}"\n'
+    path = station(tmp_path, "# [web]\n", web + "# [web]\n")
+    refused(check(path), path, f"station config: web.password_file: cannot read {page}: No such file or directory")
+    page.write_text("let-me-in\n")
+    page.chmod(0o600)
+    assert check(path).returncode == 0
+    bridge = f'[homeassistant]\nenabled = true\nurl = "mqtt://127.0.0.1:1884"\ncredentials_file = "{ha}"\n'
+    path = station(tmp_path, "# [homeassistant]\n", bridge + "# [homeassistant]\n")
+    result = check(path)
+    assert result.returncode == 1 and f"homeassistant.credentials_file: cannot read {ha}" in result.stderr
+
+
 def test_certificates_are_loaded_as_the_link_loads_them(tmp_path, pki):
     def with_files(cert: Path, key: Path) -> Path:
         files = f'url = "mqtts://broker.example.com:8883"\nca_file = "{pki.ca}"\ncert_file = "{cert}"\nkey_file = "{key}"'

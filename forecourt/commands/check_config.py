@@ -90,6 +90,13 @@ def check_station(path: str, *, files: bool):
     if files:
         config.mqtt.credentials(default_username=config.station.id)
         config.mqtt.tls_context()
+        if config.web.enabled:  # the page reads its password file when it starts
+            from edge.web.app import read_password
+
+            read_password(config.web.password_file)
+        if config.homeassistant.enabled:  # the bridge to the station's own broker, when it connects
+            config.homeassistant.credentials()
+            config.homeassistant.tls_context()
     return config
 
 
