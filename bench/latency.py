@@ -21,8 +21,9 @@ behaviour: deleted at the broker's PUBACK). Rounds of presses alternate between 
 in flight at a time, each after a random pause so presses fall at every phase of the station's 0.25 s
 tick and the publisher's 50 ms idle wait. Also timed: press -> outbox row committed (debounce and
 confirmation on the station) and press -> outbox row deleted (for ``stored``: HQ's acknowledgement back
-at the station). A press's confirmation comes from its release or the next tick, whichever is first, so
-the hold is part of the figure, as it is for a customer.
+at the station). A rating is confirmed once its press is released within the kiosk's hold limit and the
+kiosk's simultaneous_s has passed since it went down (the release's debounce included), so the hold is
+part of the figure, as it is for a customer.
 
 The kiosk's ``response_interval_s`` is lowered from 4 s to 0.1 s so presses a fraction of a second apart
 all count; nothing else about the station or the collector is changed.
