@@ -235,3 +235,50 @@ def test_the_gap_between_cleanings_is_also_given_in_open_hours():
     room.check_in(at("2026-11-23 21:50"))
     cleaned = [d for d in room.check_in(at("2026-11-24 06:10")) if d.kind == "cleaning"]
     assert cleaned == [cleaning(at("2026-11-24 06:10"), since=8 * 60 * MIN + 20 * MIN, active=20 * MIN)]
+
+
+def retuned(room: RestroomTimer, now: float, **overrides) -> list[Draft]:
+    """HQ's new rules for ``room`` from ``now`` on (as Sensors.retune applies them)."""
+    config = room.config.model_copy(update=overrides)
+    return room.retune(config, ActiveHours.parse(config.active_hours, OSLO), now)
+
+
+def test_new_rules_keep_the_last_check_in_and_the_next_alert_comes_at_the_new_interval():
+    room = timer("2026-11-23 09:00")
+    room.check_in(at("2026-11-23 10:00"))
+    assert retuned(room, at("2026-11-23 10:05"), interval_min=15) == []
+    assert (room.last_check_in, room.due_at) == (at("2026-11-23 10:00"), at("2026-11-23 10:15"))
+    message = "Ladies: no cleaning check-in for 15 min of active hours since the last one"
+    assert room.tick(at("2026-11-23 10:15") + 1) == [overdue("open", at("2026-11-23 10:15"), 1.0, message)]
+    room.check_in(at("2026-11-23 10:20"))
+    assert room.due_at == at("2026-11-23 10:35")
+
+
+def test_a_restroom_the_change_makes_overdue_is_overdue_from_the_change_not_before():
+    room = timer("2026-11-23 09:00")
+    room.check_in(at("2026-11-23 10:00"))
+    message = "Ladies: no cleaning check-in for 15 min of active hours since the last one"
+    assert retuned(room, at("2026-11-23 10:40"), interval_min=15) == [
+        overdue("open", at("2026-11-23 10:40"), 0.0, message)  # not dated 10:15: that rule did not exist then
+    ]
+
+
+def test_a_restroom_the_change_makes_no_longer_overdue_has_its_alert_cleared():
+    room = timer("2026-11-23 09:00")
+    room.check_in(at("2026-11-23 10:00"))
+    room.tick(at("2026-11-23 11:05"))  # open since 11:00
+    cleared = "Ladies: cleaning rules changed (2 h 0 min of 00:00-24:00) after 20 min overdue"
+    assert retuned(room, at("2026-11-23 11:20"), interval_min=120) == [
+        overdue("cleared", at("2026-11-23 11:20"), 20 * MIN, cleared)
+    ]
+    assert room.tick(at("2026-11-23 12:00") + 1)[0].fields["state"] == "open"  # at the new interval
+
+
+def test_new_active_hours_end_an_open_episode_and_it_resumes_by_them():
+    room = timer("2026-11-23 09:00")
+    room.check_in(at("2026-11-23 10:00"))
+    room.tick(at("2026-11-23 11:05"))
+    drafts = retuned(room, at("2026-11-23 11:30"), active_hours="06:00-11:15")  # closed from 11:15 now
+    assert [(d.fields["state"], d.at, d.fields["value"]) for d in drafts] == [("cleared", at("2026-11-23 11:30"), 30 * MIN)]
+    assert room.tick(at("2026-11-23 23:00")) == []
+    assert [(d.fields["state"], d.at) for d in room.tick(at("2026-11-24 06:00") + 1)] == [("open", at("2026-11-24 06:00"))]

@@ -14,6 +14,9 @@
 - Closing time pauses an open alert: it is cleared at the end of active hours and opened again when
   they start, so HQ never counts the hours a closed restroom could not be cleaned as overdue (nor
   raises its own overdue alert over night).
+- New rules from HQ (:meth:`RestroomTimer.retune`) keep the last check-in and recompute when it is due.
+  A restroom the change makes overdue is overdue from the change, not retroactively (nobody could
+  have cleaned by a rule that did not exist yet); one it makes no longer overdue has its alert cleared.
 """
 
 from collections import deque
@@ -49,6 +52,7 @@ class RestroomTimer:
         self.config = config
         self.hours = hours
         self.interval_s = config.interval_min * 60
+        self.started_at = started_at
         self.last_check_in = last_check_in
         self.due_at = hours.after_active(
             started_at if last_check_in is None else last_check_in, self.interval_s
@@ -116,6 +120,30 @@ class RestroomTimer:
             f"{self._name}: no cleaning check-in for {_minutes(self.interval_s)} of active hours {since}"
         )
         return self._alert("open", opens, self.hours.active_seconds(self.due_at, now), message)
+
+    def retune(self, config: RestroomConfig, hours: ActiveHours, now: float) -> list[Draft]:
+        """HQ's new rules from ``now`` on; the drafts it ends with (an open alert cleared, then any ticks due)."""
+        drafts = self.tick(now)  # what was due under the old rules happened under them
+        hours_changed = hours != self.hours
+        overdue_s = self.hours.active_seconds(self.due_at, now)  # by the hours it was overdue in
+        self.config, self.hours, self.interval_s = config, hours, config.interval_min * 60
+        due_at = hours.after_active(self.started_at if self.last_check_in is None else self.last_check_in, self.interval_s)
+        if due_at > now:  # not overdue by the new rules
+            if self.alert_open:
+                drafts.append(self._retuned(now, overdue_s))
+            self.due_at = due_at
+        elif self.alert_open and hours_changed:
+            # Its episode was dated by the old hours: end it; the next tick opens it again by the new ones.
+            drafts.append(self._retuned(now, overdue_s))
+            self.closed_at = now
+        elif now < self.due_at:  # overdue only because of the change: from the change
+            self.due_at = now
+        return drafts + self.tick(now)
+
+    def _retuned(self, now: float, overdue_s: float) -> Draft:
+        self.alert_open = False
+        message = f"{self._name}: cleaning rules changed ({_minutes(self.interval_s)} of {self.config.active_hours}) "
+        return self._alert("cleared", max(now, self.opened_at), overdue_s, message + f"after {_minutes(overdue_s)} overdue")
 
     def status(self, now: float) -> RestroomStatus:
         overdue = now >= self.due_at

@@ -125,6 +125,29 @@ class Sensors:
             self._emit(drafts)
             self._render(now)
 
+    def retune(self, config: StationConfig, now: float | None = None) -> None:
+        """New rules for the restrooms and kiosks (HQ's settings), live: wiring stays, so do the clocks.
+
+        Each restroom keeps its last check-in and alert and is due again by its new interval and hours; a
+        kiosk reads its rules at every press, so the next press is judged by the new ones.
+        """
+        with self._lock:
+            now = self._clock() if now is None else now
+            self._now = max(self._now, now)
+            tz = _zone(config.station.timezone)
+            rooms = {room.id: room for room in config.restrooms}
+            kiosks = {kiosk.id: kiosk for kiosk in config.kiosks}
+            drafts: list[Draft] = []
+            for room in self._rooms:
+                if (new := rooms.get(room.timer.id)) is not None:
+                    hours = ActiveHours.parse(new.active_hours, tz)
+                    drafts += self._beeping(room, room.timer.retune(new, hours, now))
+            for kiosk in self._kiosks:
+                if (rules := kiosks.get(kiosk.logic.id)) is not None:
+                    kiosk.logic.config = rules
+            self._emit(drafts)
+            self._render(now)
+
     def stats(self) -> dict[str, Any]:
         """Counters for the health message, as of the last tick or edge."""
         with self._lock:

@@ -48,6 +48,16 @@ class Scene:
             [PumpBay.from_config(z) for z in zones if z.kind == "pump_bay"],
         )
 
+    def retune(self, zones: Iterable[Any]) -> None:
+        """New thresholds from ``StationConfig.zones`` (HQ's settings) for the zones and bays already here."""
+        by_id = {z.id: z for z in zones}
+        for zone in self.zones:
+            if zone.id in by_id:
+                zone.confirm_s = by_id[zone.id].confirm_s
+        for bay in self.bays:
+            if bay.id in by_id:
+                bay.retune(by_id[bay.id])
+
     @property
     def passes(self) -> int:
         return sum(b.passes for b in self.bays)
@@ -70,6 +80,11 @@ class Scene:
 
 def _visit_drafts(records: list[VisitRecord]) -> list[Draft]:
     return [r.to_draft() for r in records]
+
+
+def _uniforms(zones: Iterable[Any]) -> dict[str, tuple[tuple[int, int, int], float]]:
+    """Pump bay id -> (uniform colour as BGR, tolerance), for the bays that have one."""
+    return {z.id: (hex_to_bgr(z.uniform_colour), z.uniform_tolerance) for z in zones if z.kind == "pump_bay" and z.uniform_colour}
 
 
 def hex_to_bgr(text: str) -> tuple[int, int, int]:
@@ -144,13 +159,14 @@ class Pipeline:
             from edge.vision.motion import MotionGate
 
             gate = MotionGate.from_config(cfg.detector)
-        uniforms = {
-            z.id: (hex_to_bgr(z.uniform_colour), z.uniform_tolerance) for z in cfg.zones
-            if z.kind == "pump_bay" and z.uniform_colour
-        }
         scene = Scene.from_config(cfg.zones, lost_s=cfg.tracker.lost_s + 0.5)
         return cls(frames, detector, Tracker.from_config(cfg.tracker), scene, sink, gate=gate,
-                   uniforms=uniforms, **kwargs)
+                   uniforms=_uniforms(cfg.zones), **kwargs)
+
+    def retune(self, cfg: Any) -> None:
+        """HQ's zone and bay thresholds from a ``StationConfig``, live, from the next frame on."""
+        self.scene.retune(cfg.zones)
+        self.uniforms = _uniforms(cfg.zones)  # one assignment: a frame sees the old table or the new one
 
     def step(self, frame: Frame) -> list[Draft]:
         """One frame through the chain; returns (and emits) the drafts it completed."""

@@ -154,6 +154,18 @@ class PumpBay:
             greet_confirm_s=cfg.greet_confirm_s, uniform_required=cfg.uniform_colour is not None,  # type: ignore[attr-defined]
         )
 
+    def retune(self, cfg: object) -> None:
+        """New thresholds from an ``edge.config.ZoneConfig`` (HQ's settings), live: open visits go on by them.
+
+        Plain attribute swaps: the vision thread may read the old value or the new one for one frame, never a mix
+        within a threshold."""
+        self.bay.confirm_s = self.bay.lost_s = cfg.confirm_s  # type: ignore[attr-defined]
+        self.service.confirm_s = self.service.lost_s = cfg.greet_confirm_s  # type: ignore[attr-defined]
+        self.roll_up_s, self.roll_off_s = cfg.roll_up_s, cfg.roll_off_s  # type: ignore[attr-defined]
+        self.merge_window_s, self.stop_motion = cfg.merge_window_s, cfg.stop_motion  # type: ignore[attr-defined]
+        self.origins.uniform_required = cfg.uniform_colour is not None  # type: ignore[attr-defined]
+        self._keep_s = self.roll_up_s + LOOKBACK_S + self.bay.confirm_s
+
     def active(self) -> list[tuple[int, float, float | None, float | None]]:
         """Open visits as (track id, arrived_at, stopped_at, greeted_at), for drawing timers."""
         return [(v.track, v.arrived_at, v.stopped_at, v.greeted_at) for v in self._visits]
