@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from cloud.alerts import NewAlert, open_alerts
 from cloud.config import AlertSettings
@@ -345,8 +346,10 @@ def test_cleared_alerts_look_cleared_and_filter_apart_from_live_ones(page, demo,
     shot(page, "alerts-cleared.png")
 
     page.select_option("#alert-condition", "cleared")
-    page.wait_for_function("document.querySelector('#alert-condition')?.value === 'cleared' && "
-                           "[...document.querySelectorAll('#alerts tr[data-alert]')].every(r => r.dataset.condition === 'cleared')")
+    # Locator expectations, not wait_for_function: its string predicate is eval'd, which the page's CSP forbids.
+    expect(page.locator("#alert-condition")).to_have_value("cleared")
+    expect(page.locator("#alerts tr[data-alert]:not([data-condition='cleared'])")).to_have_count(0)
+    expect(page.locator("#alerts tr[data-alert]").first).to_be_visible()
     listed = page.eval_on_selector_all("#alerts tr[data-alert]", "rows => rows.map(r => Number(r.dataset.alert))")
     api = demo.api("/api/v1/alerts?state=open&station=haugesund&condition=cleared")[1]
     assert listed == [a["id"] for a in api] == [cleared_and_active["gents"]]
