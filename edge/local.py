@@ -17,6 +17,7 @@ from edge.web.frames import LatestFrame
 from edge.web.install_check import InstallCheck
 
 if TYPE_CHECKING:
+    from edge.config import StationConfig
     from edge.service import EdgeService
 
 log = logging.getLogger("forecourt.onsite")
@@ -33,12 +34,16 @@ def _stats(subsystem: Any) -> Any:
 class OnSite:
     def __init__(self, service: "EdgeService") -> None:
         self.service = service
-        self.config = service.config
         self.frames = LatestFrame(lambda: getattr(service.vision, "scene", None))
         self.install_check: InstallCheck | None = None
         self._check_lock = threading.Lock()
         self.page: Any = None
         self.bridge: Any = None
+
+    @property
+    def config(self) -> "StationConfig":
+        """What the station runs by now: HQ's settings may change it while the page is up."""
+        return self.service.config
 
     @property
     def config_path(self) -> Path | None:

@@ -16,6 +16,9 @@ is process-wide.
 
 Every draft the outbox takes is also counted in today's figures (edge/today.py); with ``[web]`` or
 ``[homeassistant]`` enabled, :class:`edge.local.OnSite` serves them to the people on site.
+
+HQ's settings (edge/fleet/) are laid over the file before anything is built, so a restart runs by what
+was applied; a new document arrives on the publisher's thread and is applied live (``_apply_settings``).
 """
 
 import logging
@@ -27,13 +30,16 @@ from typing import Any
 
 from edge.config import StationConfig
 from edge.events import Draft, EventSink
+from edge.fleet.overlay import Change, Effective
+from edge.fleet.receiver import ConfigReceiver
+from edge.fleet.store import AppliedStore
 from edge.link.health import THERMAL, build_health, read_machine
 from edge.link.outbox import Outbox
 from edge.link.publisher import Publisher
 from edge.today import DayTally
 from forecourt import __version__
 from forecourt.errors import ProtocolError
-from forecourt.protocol import Health, Status, format_epoch
+from forecourt.protocol import Health, Status, encode, format_epoch
 from forecourt.sdnotify import notify, watchdog_interval
 from forecourt.settings import config_hash
 
@@ -56,7 +62,8 @@ class EdgeService:
         notify_systemd: bool = True,
         config_path: Path | None = None,
     ) -> None:
-        self.config = config
+        self.file_config = config  # HQ's settings are laid over this, never over the previous ones
+        self.config = config  # what the station runs by: the file with HQ's settings applied
         self.config_path = config_path  # the file the station page's zone editor writes back to
         self.station = config.station.id
         self.pin_factory = pin_factory
@@ -72,6 +79,11 @@ class EdgeService:
         self.vision_error: str | None = None
         self.tally: DayTally | None = None
         self.onsite: Any = None
+        self.fleet: ConfigReceiver | None = None
+        self._level_before_hq: int | None = None  # the log level to go back to when HQ stops setting one
+        # Held while sensors or vision are built from self.config and while HQ's settings are applied, so a
+        # document arriving meanwhile (the retained one comes right after connecting) is never missed by them.
+        self._building = threading.Lock()
         self._guards: dict[str, GuardedSink] = {}
         self._next_health = 0.0
         self._stop = threading.Event()
@@ -85,6 +97,9 @@ class EdgeService:
         settings = self.config.outbox
         self.outbox = Outbox(settings.path, station=self.station, max_mb=settings.max_mb, clock=self.clock)
         try:
+            self.fleet = ConfigReceiver(self.file_config, AppliedStore.beside(settings.path), apply=self._apply_settings,
+                                        clock=self.clock)
+            self._use(self.fleet.start())
             birth = Status(
                 state="online", version=self.version, config_hash=config_hash(self.config), started_at=format_epoch(now)
             )
@@ -92,7 +107,10 @@ class EdgeService:
                 self.outbox, self.config.mqtt, station=self.station, birth=birth,
                 window=settings.inflight, rate=settings.replay_rate, keep_until=settings.keep_until,
                 resend_after_s=settings.resend_after_s, unacked_limit=settings.unacked_limit,
+                on_config=self._settings_received,
             )
+            if self.fleet.state is not None:  # said again on every connection
+                self.publisher.set_config_state(encode(self.fleet.state, self.station)[1])
             self.publisher.start()
             self.tally = DayTally(
                 kiosk_scales={k.id: k.scale for k in self.config.kiosks}, restrooms=[r.id for r in self.config.restrooms],
@@ -102,8 +120,9 @@ class EdgeService:
                 from edge.local import OnSite
 
                 self.onsite = OnSite(self)
-            self.sensors = self._build_sensors()
-            self.vision = self._build_vision()
+            with self._building:
+                self.sensors = self._build_sensors()
+                self.vision = self._build_vision()
             if self.onsite is not None:
                 self.onsite.start(birth)
         except BaseException:
@@ -133,6 +152,9 @@ class EdgeService:
         if self.outbox is not None:
             self.outbox.close()
             self.outbox = None
+        if self._level_before_hq is not None:  # HQ's log level was for this service's run
+            logging.getLogger().setLevel(self._level_before_hq)
+            self._level_before_hq = None
 
     def request_stop(self) -> None:
         """From a signal handler or another thread: make :meth:`run` return."""
@@ -228,8 +250,9 @@ class EdgeService:
             sensors.close()
 
     def resume_sensors(self) -> None:
-        if self.sensors is None and self.outbox is not None:
-            self.sensors = self._build_sensors()
+        with self._building:
+            if self.sensors is None and self.outbox is not None:
+                self.sensors = self._build_sensors()
 
     def _build_vision(self) -> Any:
         if self.config.camera is None:
@@ -246,6 +269,36 @@ class EdgeService:
             log.error("station %s runs without vision: %s", self.station, self.vision_error)
             return None
         return pipeline
+
+    # -- HQ's settings -----------------------------------------------------------------------------------
+
+    def _settings_received(self, payload: bytes) -> None:
+        """A document on the config topic (publisher thread): judged, maybe applied, and answered."""
+        fleet, publisher = self.fleet, self.publisher
+        if fleet is not None and publisher is not None and (state := fleet.receive(payload)) is not None:
+            publisher.set_config_state(encode(state, self.station)[1])
+
+    def _apply_settings(self, effective: Effective, changes: list[Change]) -> list[str]:
+        """The running station by ``effective`` from now on; the changed paths that need a restart (none)."""
+        with self._building:
+            self._use(effective)
+            sensors, vision = self.sensors, self.vision  # paused sensors are rebuilt from self.config
+            if sensors is not None:
+                sensors.retune(effective.config)
+            if vision is not None:
+                vision.retune(effective.config)
+        return []
+
+    def _use(self, effective: Effective) -> None:
+        self.config = effective.config
+        root = logging.getLogger()  # process-wide: in a demo fleet in one process, the last station's wins
+        if effective.log_level is not None:
+            if self._level_before_hq is None:
+                self._level_before_hq = root.level
+            root.setLevel(effective.log_level)
+        elif self._level_before_hq is not None:
+            root.setLevel(self._level_before_hq)
+            self._level_before_hq = None
 
     def _guard(self, name: str) -> "GuardedSink":
         assert self.outbox is not None

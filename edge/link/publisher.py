@@ -21,6 +21,9 @@ e.g. "Not authorized" when the ACL does not match the username) is an error and 
 with backoff. MQTT 3.1.1 cannot report such a rejection, so v5 is the default. A refused CONNACK (bad
 password, not authorised) is likewise an error followed by backoff; the link is "connected" only after
 a successful CONNACK and, when keeping rows until HQ stores them, a granted ack subscription.
+
+With ``on_config`` the same SUBSCRIBE takes the retained ``config`` topic, so HQ's settings arrive (in this
+thread) on every connection; :meth:`Publisher.set_config_state` is published retained on each and on change.
 """
 
 import logging
@@ -40,9 +43,10 @@ from edge.config import MqttSettings
 from edge.link.netloop import network_round
 from edge.link.outbox import Outbox
 from edge.link.pacing import Backoff, TokenBucket
+from edge.link.retained import RetainedSlot
 from edge.link.unacked import Unacked
 from forecourt.errors import ProtocolError
-from forecourt.protocol import Status, ack_topic, decode_ack, encode
+from forecourt.protocol import Status, ack_topic, config_state_topic, config_topic, decode_ack, encode
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,7 @@ class Publisher:
         unacked_limit: int = 5000,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        on_config: Callable[[bytes], None] | None = None,
     ) -> None:
         if birth.state != "online":
             raise ValueError("the birth message is an online status")
@@ -99,6 +104,8 @@ class Publisher:
         self.status_topic, self.birth_payload = encode(birth, station)
         self.offline_payload = encode(Status(state="offline"), station)[1]
         self.ack_topic = ack_topic(station)
+        self.config_topic, self.on_config = config_topic(station), on_config
+        self.config_state = RetainedSlot(config_state_topic(station))
         self.backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng or random.Random())
         self.bucket = TokenBucket(rate=rate, burst=max(1.0, min(float(window), rate)))
         self.published = self.reconnects = self.refused = self.rejected = 0
@@ -146,6 +153,10 @@ class Publisher:
             confirmed=self.confirmed, awaiting_ack=len(self._unacked), resent=self.resent, no_subscribers=self.no_subscribers,
         )
 
+    def set_config_state(self, payload: bytes) -> None:
+        """The station's retained answer to HQ's settings: published now if connected, and on every connection."""
+        self.config_state.set(payload)
+
     def _wake(self) -> None:
         self._new_rows = True
 
@@ -160,7 +171,7 @@ class Publisher:
             client = self._new_client()
             started = self.monotonic()
             try:
-                if self._connect(client) and self._subscribe_acks(client):
+                if self._connect(client) and self._subscribe(client):
                     self._session(client)
             except Exception:  # a bug here must not end the link for good: log it, back off, retry
                 log.exception("MQTT link failed unexpectedly; reconnecting")
@@ -228,22 +239,22 @@ class Publisher:
         log.info("connected to %s as %r", where, self.username)
         return True
 
-    def _subscribe_acks(self, client: mqtt.Client) -> bool:
-        """Listen for HQ's storage acknowledgements before sending anything they would answer."""
-        if not self._until_stored:
+    def _subscribe(self, client: mqtt.Client) -> bool:
+        """Listen for HQ's storage acknowledgements (and settings) before sending anything they would answer."""
+        topics = ([self.ack_topic] if self._until_stored else []) + ([self.config_topic] if self.on_config else [])
+        if not topics:
             return True
-        if not self._check(client.subscribe(self.ack_topic, qos=1)[0]):
+        if not self._check(client.subscribe([(topic, 1) for topic in topics])[0]):
             return False
         if not self._await(client, lambda: self._suback is not None):
-            self._error(f"broker did not answer the subscription to {self.ack_topic}", logging.WARNING)
+            self._error(f"broker did not answer the subscription to {', '.join(topics)}", logging.WARNING)
             return False
-        refused = [code for code in self._suback if code.is_failure]
-        if refused:
-            # Events are kept and still sent, but none leaves the outbox until the broker lets HQ's answers through.
-            self._error(
-                f"broker refused the subscription to {self.ack_topic} ({refused[0]}); events stay in the outbox "
-                "until HQ's storage acknowledgements can arrive: update the broker's ACL (docs/INSTALL.md)", logging.ERROR,
-            )
+        for topic, code in zip(topics, self._suback, strict=False):
+            if code.is_failure:  # events are still sent (and kept); what the refusal costs is said in the log
+                cost = ("events stay in the outbox until HQ's storage acknowledgements can arrive" if topic == self.ack_topic
+                        else "HQ's settings cannot reach this station")
+                self._error(f"broker refused the subscription to {topic} ({code}); {cost}: update the broker's ACL "
+                            "(docs/INSTALL.md)", logging.ERROR)
         return True
 
     def _await(self, client: mqtt.Client, done: Callable[[], bool]) -> bool:
@@ -256,10 +267,15 @@ class Publisher:
     def _session(self, client: mqtt.Client) -> None:
         self._connected.set()
         self._check(client.publish(self.status_topic, self.birth_payload, qos=1, retain=True))
+        self.config_state.connected()
         cursor = 0  # highest outbox row sent on this connection
         self._new_rows = more = True
         last_flush = self.monotonic()
         while not self._broken and not self._stopping.is_set():
+            if (state := self.config_state.due()) is not None:
+                info = client.publish(self.config_state.topic, state[1], qos=1, retain=True)
+                if self._check(info):
+                    self.config_state.published(state[0], info.mid)
             now = self.monotonic()
             wait = IDLE_WAIT_S
             allowed = min(self.window - len(self._inflight), self.bucket.available(now))
@@ -339,6 +355,9 @@ class Publisher:
 
     def _on_publish(self, _client, _userdata, mid: int, reason_code: ReasonCode, _properties) -> None:
         row = self._inflight.pop(mid, None)
+        if reason_code.is_failure and self.config_state.refused(mid):  # a role older than the topic: events go on
+            self._error(f"broker refused {self.config_state.topic}: {reason_code}; run forecourt provision roles", logging.ERROR)
+            return
         if reason_code.value == NO_MATCHING_SUBSCRIBERS:
             # The broker took it and gave it to nobody: not delivered. Kept; sent again after resend_after_s.
             self.no_subscribers += 1
@@ -350,7 +369,7 @@ class Publisher:
             return
         if reason_code.is_failure:
             self.rejected += 1
-            what = f"outbox row {row}" if row is not None else "the status message"
+            what = f"outbox row {row}" if row is not None else "a retained status or config state"
             self._error(f"broker rejected {what} as user {self.username!r}: {reason_code}; it stays queued", logging.ERROR)
             self._broken = True  # Mosquitto drops the connection anyway; reconnect with backoff and retry
             return
@@ -362,6 +381,13 @@ class Publisher:
                 self._unacked.answered([row])
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self.config_topic:
+            if self.on_config is not None:
+                try:
+                    self.on_config(message.payload)
+                except Exception:  # a bug in applying settings must not take the link down
+                    log.exception("handling the settings document on %s failed", self.config_topic)
+            return
         try:
             ack = decode_ack(message.topic, message.payload, station=self.station)
         except (ProtocolError, UnicodeDecodeError) as err:

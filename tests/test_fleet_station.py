@@ -1,0 +1,208 @@
+"""Fleet configuration through a running station and a real Mosquitto with the shipped ACL.
+
+HQ is played by "observer", a collector-class user: it publishes retained documents on the station's
+config topic and watches the station's retained config_state and events. The station's clock is a fake
+one the test drives, so the overdue alerts are judged to the second without waiting for them.
+"""
+
+import json
+import time
+
+import pytest
+
+from edge.service import EdgeService
+from forecourt.protocol import (
+    ConfigDocument,
+    config_state_topic,
+    config_topic,
+    encode,
+    format_epoch,
+    settings_hash,
+)
+from tests.link_helpers import station_config
+from tests.mqtt import Recorder, publish
+from tests.waiting import wait_until
+
+T0 = 1_795_430_000.0
+APPLY_WITHIN_S = 5.0  # the issue's figure: a change is reported applied within 5 s
+LADIES = {"id": "ladies", "button_pin": 5, "interval_min": 60}
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Hq:
+    """One observer connection: publishes documents, records the station's config states and alerts."""
+
+    def __init__(self, broker) -> None:
+        self.recorder = Recorder(broker, "forecourt/v1/a/#")
+
+    def send(self, rev: int, settings: dict, *, issued: float = T0) -> float:
+        doc = ConfigDocument(rev=rev, hash=settings_hash(settings), issued_at=format_epoch(issued), settings=settings)
+        publish(self.recorder.client, config_topic("a"), encode(doc, "a")[1], retain=True)
+        return time.monotonic()
+
+    def clear(self) -> None:
+        publish(self.recorder.client, config_topic("a"), b"", retain=True)
+
+    def states(self) -> list[dict]:
+        return [json.loads(p) for t, p, _ in self.recorder.snapshot() if t == config_state_topic("a") and p]
+
+    def wait_state(self, rev: int, state: str, timeout: float = APPLY_WITHIN_S) -> dict:
+        found = wait_until(lambda: any((s["rev"], s["state"]) == (rev, state) for s in self.states()), timeout)
+        assert found, f"no {state} state for rev {rev} within {timeout} s: {self.states()}"
+        return next(s for s in self.states() if (s["rev"], s["state"]) == (rev, state))
+
+    def alerts(self) -> list[tuple[str, str]]:
+        events = [json.loads(p) for t, p, _ in self.recorder.snapshot() if t.endswith("/event/alert")]
+        return [(e["state"], e["ts"]) for e in events]
+
+    def close(self) -> None:
+        self.recorder.close()
+
+
+@pytest.fixture
+def hq(broker):
+    watcher = Hq(broker)
+    yield watcher
+    watcher.close()
+
+
+def start(broker, tmp_path, mock_factory, clock: Clock) -> EdgeService:
+    config = station_config(broker, tmp_path, restrooms=[LADIES])
+    service = EdgeService(config, pin_factory=mock_factory, clock=clock, notify_systemd=False).start()
+    assert service.publisher.wait_connected(10)
+    return service
+
+
+def check_in(factory, clock: Clock) -> float:
+    """A clean staff press; returns when it counts (its first contact)."""
+    pressed_at = clock.t
+    factory.pin(5).drive_low()
+    clock.t += 0.2
+    factory.pin(5).drive_high()
+    return pressed_at
+
+
+def intervals(service: EdgeService) -> list[float]:
+    return [room.interval_min for room in service.config.restrooms]
+
+
+def test_a_region_change_is_applied_within_5_s_and_the_next_overdue_alert_comes_at_the_new_interval(
+    broker, tmp_path, mock_factory, hq, record_property
+):
+    clock = Clock(T0)
+    service = start(broker, tmp_path, mock_factory, clock)
+    try:
+        cleaned = check_in(mock_factory, clock)
+        clock.t = T0 + 10
+        service.tick()
+        sent = hq.send(1, {"restrooms.interval_min": 1})
+        state = hq.wait_state(1, "applied")
+        took = time.monotonic() - sent
+        record_property("publish_to_applied_s", round(took, 3))
+        print(f"publish to applied: {took:.3f} s")
+        assert (state["applied_rev"], state["errors"], state["restart_needed"]) == (1, [], [])
+        assert intervals(service) == [1]
+        clock.t = cleaned + 59
+        service.tick()
+        clock.t = cleaned + 61
+        service.tick()  # by the file's 60 minutes nothing would be due for an hour
+        clock.t = cleaned + 6 * 60  # past min_gap_min (5): a check-in sooner would be flagged too_soon, not counted
+        again = check_in(mock_factory, clock)
+        clock.t = again + 61
+        service.tick()
+        expected = [("open", format_epoch(cleaned + 60)), ("cleared", format_epoch(again)), ("open", format_epoch(again + 60))]
+        assert wait_until(lambda: hq.alerts() == expected, 10), hq.alerts()
+    finally:
+        service.stop()
+
+
+def test_a_document_retained_while_the_station_was_away_is_applied_when_it_connects(broker, tmp_path, mock_factory, hq):
+    hq.send(4, {"restrooms.ladies.interval_min": 15, "log_level": "WARNING"})
+    service = start(broker, tmp_path, mock_factory, Clock(T0))
+    try:
+        assert hq.wait_state(4, "applied")["applied_rev"] == 4
+        assert intervals(service) == [15]
+    finally:
+        service.stop()
+
+
+def test_an_invalid_document_is_rejected_with_its_key_paths_and_changes_nothing(broker, tmp_path, mock_factory, hq):
+    service = start(broker, tmp_path, mock_factory, Clock(T0))
+    try:
+        hq.send(1, {"restrooms.interval_min": 30})
+        hq.wait_state(1, "applied")
+        running = service.config
+        hq.send(2, {"restrooms.colour": "blue", "restrooms.interval_min": 0, "restrooms.gents.interval_min": 10})
+        state = hq.wait_state(2, "rejected")
+        assert state["applied_rev"] == 1
+        assert [(e["path"], e["message"].split(":")[0]) for e in state["errors"]] == [
+            ("restrooms.colour", "restrooms.colour"),
+            ("restrooms.gents.interval_min", "restrooms.gents"),  # "this station has no restroom 'gents'"
+            ("restrooms.interval_min", "restrooms.interval_min"),
+        ]
+        assert service.config is running and intervals(service) == [30]
+        kept = json.loads((tmp_path / "a-outbox.fleet.json").read_text())
+        assert kept["document"]["rev"] == 1
+    finally:
+        service.stop()
+
+
+def test_a_replayed_older_rev_is_never_applied(broker, tmp_path, mock_factory, hq):
+    service = start(broker, tmp_path, mock_factory, Clock(T0))
+    try:
+        hq.send(3, {"restrooms.interval_min": 20})
+        applied = hq.wait_state(3, "applied")
+        hq.send(2, {"restrooms.interval_min": 1})  # a replay of an older document
+        hq.send(3, {"restrooms.interval_min": 2})  # the same rev with other settings
+        hq.send(4, {"restrooms.interval_min": 25})  # and then a real change, to know the replays were read
+        hq.wait_state(4, "applied")
+        assert [s["rev"] for s in hq.states()] == [3, 4] and hq.states()[0] == applied
+        assert intervals(service) == [25]
+    finally:
+        service.stop()
+
+
+def test_a_restarted_station_keeps_what_it_applied_and_reports_it_again(broker, tmp_path, mock_factory, hq):
+    clock = Clock(T0)
+    first = start(broker, tmp_path, mock_factory, clock)
+    try:
+        hq.send(6, {"restrooms.interval_min": 5})
+        applied = hq.wait_state(6, "applied")
+    finally:
+        first.stop()
+    hq.clear()  # HQ's copy gone: only the station's own file can bring rev 6 back
+    mock_factory.reset()
+    clock.t = T0 + 3600
+    states_before = len(hq.states())
+    second = start(broker, tmp_path, mock_factory, clock)
+    try:
+        assert intervals(second) == [5]
+        assert wait_until(lambda: len(hq.states()) > states_before, APPLY_WITHIN_S)  # said again on connecting
+        assert hq.states()[-1] == applied  # applied then, not now
+        hq.send(5, {"restrooms.interval_min": 1})
+        hq.send(7, {"restrooms.interval_min": 6})
+        hq.wait_state(7, "applied")
+        assert intervals(second) == [6] and [s["rev"] for s in hq.states()] == [6, 6, 7]
+    finally:
+        second.stop()
+
+
+def test_a_broker_role_that_refuses_the_state_costs_the_events_nothing(broker, tmp_path, mock_factory, hq, caplog):
+    service = start(broker, tmp_path, mock_factory, Clock(T0))
+    try:
+        # As on a broker whose station roles predate config_state: point the slot where "a" may not publish.
+        service.publisher.config_state.topic = "forecourt/v1/b/config_state"
+        hq.send(1, {"restrooms.interval_min": 30})
+        assert wait_until(lambda: "broker refused forecourt/v1/b/config_state" in caplog.text, APPLY_WITHIN_S)
+        check_in(mock_factory, service.clock)
+        assert wait_until(lambda: any(t.endswith("/event/cleaning") for t, _, _ in hq.recorder.snapshot()), 10)
+        assert service.publisher.stats().reconnects == 0 and intervals(service) == [30]
+    finally:
+        service.stop()
