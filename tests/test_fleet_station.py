@@ -6,6 +6,10 @@ one the test drives, so the overdue alerts are judged to the second without wait
 """
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -17,6 +21,7 @@ from forecourt.protocol import (
     config_topic,
     encode,
     format_epoch,
+    parse_ts,
     settings_hash,
 )
 from tests.link_helpers import station_config
@@ -206,3 +211,38 @@ def test_a_broker_role_that_refuses_the_state_costs_the_events_nothing(broker, t
         assert service.publisher.stats().reconnects == 0 and intervals(service) == [30]
     finally:
         service.stop()
+
+
+def test_a_station_process_follows_a_change_to_a_3_s_interval(broker, tmp_path, hq):
+    """``forecourt edge`` as systemd runs it (mock pins): the file says 60 minutes, HQ says 0.05 (3 s)."""
+    path = tmp_path / "station.toml"
+    path.write_text(
+        f'[station]\nid = "a"\n[mqtt]\nurl = "{broker.url}"\npassword = "{broker.users["a"]}"\n'
+        f'[outbox]\npath = "{tmp_path / "outbox.db"}"\n'
+        '[[restrooms]]\nid = "ladies"\nbutton_pin = 5\ninterval_min = 60\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    edge = subprocess.Popen([sys.executable, "-m", "forecourt", "edge", "--config", str(path), "--simulate"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        def statuses() -> list[dict]:
+            return [json.loads(p) for t, p, _ in hq.recorder.snapshot() if t.endswith("/status") and p]
+
+        assert wait_until(lambda: any(s["state"] == "online" for s in statuses()), 30)
+        started = parse_ts(next(s for s in statuses() if s["state"] == "online")["started_at"]).timestamp()
+        sent = hq.send(1, {"restrooms.interval_min": 0.05})
+        state = hq.wait_state(1, "applied")
+        print(f"process: publish to applied {time.monotonic() - sent:.3f} s")
+        assert wait_until(lambda: hq.alerts(), 30), "no overdue alert, though 3 s of a 3 s interval have passed"
+        opened = parse_ts(hq.alerts()[0][1]).timestamp()
+        # Due 3 s after start-up, or at the change if that came later: never by the file's 60 minutes.
+        assert started + 3 <= opened <= max(started + 3, parse_ts(state["at"]).timestamp()) + 30
+    finally:
+        edge.send_signal(signal.SIGTERM)
+        try:
+            edge.wait(15)
+        finally:
+            if edge.poll() is None:
+                edge.kill()
+                edge.wait()
+    assert "applied settings rev 1" in edge.stderr.read()
