@@ -202,6 +202,34 @@ def m008_filtered_presses(db: Database) -> None:
     )
 
 
+@migrations()
+def m009_fleet_config(db: Database) -> None:
+    """Fleet configuration (cloud/fleet_store.py): each layer's settings, every document issued per station
+    (its history; the newest is the one retained on its config topic), each station's latest config state,
+    and the audit trail of who changed what. Values are JSON text; an audit side that is NULL was unset."""
+    script = """
+        CREATE TABLE fleet_settings (
+            layer TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL,
+            PRIMARY KEY (layer, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE fleet_documents (
+            id INTEGER PRIMARY KEY, station TEXT NOT NULL, rev INTEGER NOT NULL, hash TEXT NOT NULL,
+            issued_at TEXT NOT NULL, settings TEXT NOT NULL, UNIQUE (station, rev)
+        );
+        CREATE TABLE fleet_states (
+            station TEXT PRIMARY KEY, rev INTEGER NOT NULL, hash TEXT NOT NULL, state TEXT NOT NULL,
+            errors TEXT NOT NULL, applied_rev INTEGER NOT NULL, restart_needed TEXT NOT NULL, at TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE fleet_audit (
+            id INTEGER PRIMARY KEY, change INTEGER NOT NULL, at TEXT NOT NULL, user TEXT NOT NULL, layer TEXT NOT NULL,
+            key TEXT NOT NULL, old TEXT, new TEXT, note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX fleet_audit_layer ON fleet_audit(layer, id)
+    """
+    _execute_each(db, script)
+
+
 def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = None) -> Database:
     """The database at ``path`` (created, migrated), in WAL mode so the API reads while ingest writes."""
     path = Path(path)
