@@ -5,6 +5,7 @@ from edge.events import ListSink
 from edge.fleet.overlay import Effective, overlay
 from edge.sensors import build_sensors
 from edge.vision.pipeline import Scene, _uniforms
+from tests.mock_station import FakeClock
 
 T0 = 1_795_430_000.0
 STATION = StationConfig.model_validate({
@@ -16,44 +17,36 @@ STATION = StationConfig.model_validate({
 })
 
 
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def hq(settings: dict) -> StationConfig:
     effective = overlay(STATION, settings)
     assert isinstance(effective, Effective), effective
     return effective.config
 
 
-def tap(factory, clock: Clock, pin: int) -> None:
+def tap(factory, clock: FakeClock, pin: int) -> None:
     factory.pin(pin).drive_low()
-    clock.t += 0.2
+    clock.now += 0.2
     factory.pin(pin).drive_high()
 
 
 def test_sensors_take_new_rules_live_and_keep_the_restrooms_clock(mock_factory):
-    clock, sink = Clock(T0), ListSink()
+    clock, sink = FakeClock(T0), ListSink()
     with build_sensors(STATION, sink, pin_factory=mock_factory, clock=clock) as sensors:
         tap(mock_factory, clock, 5)  # ladies cleaned at T0
-        clock.t = T0 + 10
+        clock.now = T0 + 10
         sensors.tick()
         sensors.retune(hq({"restrooms.interval_min": 1, "kiosks.response_interval_s": 0.5}))
-        clock.t = T0 + 59
+        clock.now = T0 + 59
         sensors.tick()
         assert [d.kind for d in sink.drafts] == ["cleaning"]  # due one minute after T0's cleaning, not before
-        clock.t = T0 + 61
+        clock.now = T0 + 61
         sensors.tick()
         alert = sink.drafts[-1]
         assert (alert.kind, alert.fields["state"], alert.at) == ("alert", "open", T0 + 60.0)
         tap(mock_factory, clock, 22)
-        clock.t += 1.0  # 1 s later: the same person by the file's 4 s, a new one by HQ's 0.5 s
+        clock.now += 1.0  # 1 s later: the same person by the file's 4 s, a new one by HQ's 0.5 s
         tap(mock_factory, clock, 17)
-        clock.t += 1.0
+        clock.now += 1.0
         sensors.tick()
         assert [d.fields["score"] for d in sink.drafts if d.kind == "rating"] == [3, 1]
 
