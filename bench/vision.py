@@ -1,4 +1,4 @@
-"""Vision benchmark on the committed vtest.avi (768x576, 10 fps, 795 frames): one run, one table.
+"""Vision benchmark on the committed vtest.avi (768x576, recorded at 7 fps though its container says 10, 795 frames): one run, one table.
 
     python bench/vision.py               # everything (~1-2 min on 2 cores)
     python bench/vision.py --frames 200  # quicker
@@ -8,8 +8,8 @@ onnxruntime + one model, i.e. what the edge service carries for vision). Columns
 
 * latency p50/p90: model only (``session.run``) on pre-processed real frames, after 5 warm-up runs;
 * pipeline fps: decode -> motion gate -> pre-process -> model -> decode/NMS for every frame of the clip,
-  as fast as possible; x real time = pipeline fps / 10 (the clip's rate);
-* default x RT: the shipped settings (5 fps analysis of a 10 fps source, motion gate on): clip seconds
+  as fast as possible; x real time = pipeline fps / 7 (the clip's true rate);
+* default x RT: the shipped settings (5 fps analysis of the 7 fps source, motion gate on): clip seconds
   processed per wall-clock second;
 * RSS: resident memory after the pipeline run, and its peak (VmHWM).
 """
