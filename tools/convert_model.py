@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from models import model_path
+
 OPSET = 13
 
 
@@ -120,7 +122,7 @@ def sha256(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="TF.js model.json (or an .onnx with --finish-only)")
-    parser.add_argument("-o", "--output", type=Path, default=Path(__file__).with_name("nanodet_g_coco_fp32.onnx"))
+    parser.add_argument("-o", "--output", type=Path, default=model_path("fp32"))
     parser.add_argument("--opset", type=int, default=OPSET)
     parser.add_argument("--finish-only", action="store_true", help="source is ONNX: only make dims symbolic")
     args = parser.parse_args(argv)

@@ -21,10 +21,10 @@ import numpy as np
 from edge.vision.detection import Detection
 from edge.vision.nms import iou_matrix
 from edge.vision.preprocess import preprocess_nanodet
+from models import model_path
 from tools.footage import read_frames
 
-HERE = Path(__file__).resolve().parent
-FOOTAGE = HERE.parent / "examples" / "footage" / "vtest.avi"
+FOOTAGE = Path(__file__).resolve().parents[1] / "examples" / "footage" / "vtest.avi"
 
 
 def calibration_indices(step: int, total: int = 795) -> list[int]:
@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     from edge.vision.detector import Detector
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", type=Path, default=HERE / "nanodet_g_coco_fp32.onnx")
-    parser.add_argument("-o", "--output", type=Path, default=HERE / "nanodet_g_coco_int8.onnx")
+    parser.add_argument("--source", type=Path, default=model_path("fp32"))
+    parser.add_argument("-o", "--output", type=Path, default=model_path("int8"))
     parser.add_argument("--footage", type=Path, default=FOOTAGE)
     parser.add_argument("--calib-step", type=int, default=20, help="calibrate on every Nth frame")
     parser.add_argument("--size", type=int, default=416, help="calibration input size")
