@@ -173,6 +173,17 @@ class IngestSettings(Section):
     rollup_interval_s: float = Field(30.0, gt=0, description="Seconds between rollup and alert-rule runs")
 
 
+class FleetSettings(Section):
+    """How the collector keeps each station's settings document on the broker (cloud/fleet_link.py)."""
+
+    poll_s: float = Field(
+        0.5, gt=0, le=60, description="Seconds between looks for documents a change issued (by the CLI or the API) to publish"
+    )
+    refresh_s: float = Field(
+        10.0, gt=0, description="Seconds between rebuilding every station's document, for stations the registry added or moved"
+    )
+
+
 class CollectorConfig(Section):
     mqtt: CollectorMqtt = Field(default_factory=CollectorMqtt, description="The chain's broker")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Where events and rollups live")
@@ -184,6 +195,7 @@ class CollectorConfig(Section):
         default_factory=FollowupSettings, description="Follow-up items opened by every bad rating, their deadlines and escalation"
     )
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert rule thresholds and deadlines")
+    fleet: FleetSettings = Field(default_factory=FleetSettings, description="Publishing HQ's settings to stations")
 
 
 def load_collector_config(

@@ -16,7 +16,6 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from cloud.auth import Scope
 from cloud.config import GoalSettings
 from cloud.fleet_config import (
     CHAIN,
@@ -27,11 +26,9 @@ from cloud.fleet_config import (
     merge,
     parse_layer,
     replay,
-    rollout_state,
     station_layers,
     station_settings,
 )
-from cloud.queries import scope_sql
 from cloud.registry import all_regions
 from cloud.store import writing
 from forecourt.protocol import ConfigDocument, ConfigState, format_ts, settings_hash
@@ -220,33 +217,6 @@ def record_state(db: Database, station: str, state: ConfigState, received: str) 
         [station, state.rev, state.hash, state.state, json.dumps([e.model_dump() for e in state.errors]),
          state.applied_rev, json.dumps(state.restart_needed), state.at, received],
     )
-
-
-def rollout(db: Database, scope: Scope) -> list[dict]:
-    """Per station in ``scope``: the rev HQ wants, what it reported, and where that leaves it
-    (cloud.fleet_config.rollout_state), with the reasons of a rejection."""
-    where, params = scope_sql(scope)
-    rows = db.execute(
-        f"""SELECT s.id, s.name, s.region, s.status, d.rev, d.hash, d.issued_at, f.rev, f.hash, f.state, f.errors,
-                   f.applied_rev, f.restart_needed, f.at, f.received_at
-            FROM stations s
-            LEFT JOIN fleet_documents d ON d.id = (SELECT max(id) FROM fleet_documents WHERE station = s.id)
-            LEFT JOIN fleet_states f ON f.station = s.id
-            WHERE {where} ORDER BY s.region, s.id""",
-        params,
-    )
-    out = []
-    for (station, name, region, status, rev, digest, issued, s_rev, s_hash, s_state, errors, applied, restart, at,
-         received) in rows:
-        desired = None if rev is None else (rev, digest)
-        reported = None if s_rev is None else (s_rev, s_hash, s_state)
-        out.append({
-            "station": station, "name": name, "region": region, "status": status, "desired_rev": rev,
-            "issued_at": issued, "reported_rev": s_rev, "state": s_state, "applied_rev": applied,
-            "errors": json.loads(errors) if errors else [], "restart_needed": json.loads(restart) if restart else [],
-            "at": at, "received_at": received, "rollout": rollout_state(desired, reported, status == "online"),
-        })
-    return out
 
 
 def history(

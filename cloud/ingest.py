@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 from sqlite_utils import Database
 
 from cloud.acks import AckBook
+from cloud.fleet_store import record_state
 from cloud.registry import auto_register
 from cloud.rollups import RUNNING_LOOKAHEAD
 from cloud.store import writing
 from forecourt.errors import ProtocolError
-from forecourt.protocol import Event, Health, Status, decode, format_ts, parse_topic, parse_ts
+from forecourt.protocol import ConfigState, Event, Health, Status, decode, format_ts, parse_topic, parse_ts
 
 log = logging.getLogger("forecourt.collector.ingest")
 _ID_CHUNK = 500  # ids per IN (...) lookup, well under SQLite's variable limit
@@ -44,6 +45,7 @@ class BatchReport:
     ignored: int = 0
     statuses: int = 0
     health: int = 0
+    config_states: int = 0  # stations' reports on HQ's settings (cloud/fleet_store.py)
     reasons: list[str] = field(default_factory=list)
     acks: AckBook = field(default_factory=AckBook)
     # For /metrics (cloud/ingest_metrics.py). They travel in the report so a child process's figures reach
@@ -53,7 +55,7 @@ class BatchReport:
     delays_s: list[float] = field(default_factory=list)  # received minus event ts, per stored event
 
     def add(self, other: "BatchReport") -> None:
-        for name in ("stored", "duplicates", "dead", "ignored", "statuses", "health", "commit_s"):
+        for name in ("stored", "duplicates", "dead", "ignored", "statuses", "health", "config_states", "commit_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reasons += other.reasons
         self.delays_s += other.delays_s
@@ -158,6 +160,9 @@ class Ingestor:
                 else:
                     report.duplicates += 1
                 report.acks.health(parsed.station, parsed.id)
+            elif isinstance(parsed, ConfigState):
+                record_state(self.db, parse_topic(message.topic).station, parsed, received)
+                report.config_states += 1
         self._events(events, received, report)  # type: ignore[arg-type]
         return report
 

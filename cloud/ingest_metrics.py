@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from cloud.ingest import BatchReport
 
-OUTCOMES = ("stored", "duplicate", "dead_letter", "status", "health", "ignored")
+OUTCOMES = ("stored", "duplicate", "dead_letter", "status", "health", "config_state", "ignored")
 
 # First match wins; the patterns follow the wording of forecourt/protocol's ProtocolError messages and of
 # cloud/ingest.py's own ("storage error: ...", "undecodable: ...").
@@ -85,7 +85,8 @@ class IngestMetrics:
     def record(self, report: BatchReport) -> None:
         counts = {
             "stored": report.stored, "duplicate": report.duplicates, "dead_letter": report.dead,
-            "status": report.statuses, "health": report.health, "ignored": report.ignored,
+            "status": report.statuses, "health": report.health, "config_state": report.config_states,
+            "ignored": report.ignored,
         }
         for outcome, n in counts.items():
             if n:

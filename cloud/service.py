@@ -12,6 +12,8 @@ import uvicorn
 from cloud.api import create_app
 from cloud.broker_sys import BrokerSys
 from cloud.config import CollectorConfig
+from cloud.fleet_link import FleetPublisher
+from cloud.fleet_store import chain_goals
 from cloud.followup_records import run_followups
 from cloud.ingest import Ingestor
 from cloud.prometheus import CollectorMetrics
@@ -39,7 +41,7 @@ class Jobs:
     def run_once(self, db) -> tuple[int, int, int]:
         """Station-hours rolled up, alerts opened, follow-up items opened."""
         now = self.clock()
-        hours = run_rollups(db, now, self.config.goals)
+        hours = run_rollups(db, now, chain_goals(db, self.config.goals))  # HQ's goals.* over the file's
         opened = run_rules(db, self.config.alerts, now, self.config.followups)
         return hours, opened, run_followups(db, self.config.followups, now).opened
 
@@ -78,6 +80,9 @@ class CollectorService:
             broker_sys=self.broker_sys,
         )
         self.jobs = Jobs(config, clock=clock)
+        self.fleet = FleetPublisher(
+            path, self.subscriber.client, settings=config.fleet, generation=lambda: self.subscriber.connections, clock=clock,
+        )
         app = create_app(config, clock=clock, prometheus=self.metrics.registry)
         self.server = uvicorn.Server(uvicorn.Config(
             app, host=config.http.host, port=config.http.port, log_level="warning",
@@ -96,6 +101,7 @@ class CollectorService:
 
     def start(self, timeout: float = 20.0) -> "CollectorService":
         self.subscriber.start()
+        self.fleet.start()
         self.jobs.start()
         self._thread = threading.Thread(target=self.server.run, name="collector-http", daemon=True)
         self._thread.start()
@@ -113,6 +119,7 @@ class CollectorService:
         if self._thread is not None:
             self._thread.join(15)
         self.jobs.stop()
+        self.fleet.stop()
         self.subscriber.stop()
 
     def run(self) -> int:

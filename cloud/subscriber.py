@@ -47,14 +47,15 @@ class _Received:
 def subscriptions(share_group: str) -> list[str]:
     """Topic filters: what stations publish (never our own downlink, ``ack`` and ``config``).
 
-    With a share group, events and health are split between the group's collectors; status stays a
-    plain subscription because retained messages are never sent on a shared one (MQTT 5 §4.8.2), and
-    every collector may record a station's status (it is idempotent).
+    With a share group, events and health are split between the group's collectors; status and
+    config_state stay plain subscriptions because retained messages are never sent on a shared one
+    (MQTT 5 §4.8.2), and every collector may record a station's status or config state (idempotent).
     """
-    events, health, status = f"{ROOT}/+/event/+", f"{ROOT}/+/health", f"{ROOT}/+/status"
+    events, health = f"{ROOT}/+/event/+", f"{ROOT}/+/health"
+    retained = [f"{ROOT}/+/status", f"{ROOT}/+/config_state"]
     if not share_group:
-        return [events, health, status]
-    return [f"$share/{share_group}/{events}", f"$share/{share_group}/{health}", status]
+        return [events, health, *retained]
+    return [f"$share/{share_group}/{events}", f"$share/{share_group}/{health}", *retained]
 
 
 class Subscriber:
@@ -80,6 +81,7 @@ class Subscriber:
         self._queue: queue.Queue[_Received] = queue.Queue()
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self.connections = 0  # sessions (re)established and subscribed: cloud/fleet_link.py republishes on each
         self.acks_sent = 0
         self.stored = 0
         self.dead = 0
@@ -157,6 +159,7 @@ class Subscriber:
             log.error("the broker refused our subscriptions: %s (check the collector's ACL)", ", ".join(refused))
             return
         log.info("subscribed on %s as %s", self.settings.url, self.settings.session_id)
+        self.connections += 1
         self._connected.set()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props) -> None:

@@ -19,6 +19,7 @@ from cloud.fleet_config import (
     rollout_state,
     station_layers,
 )
+from cloud.fleet_rollout import rollout
 from cloud.fleet_store import (
     chain_goals,
     change_settings,
@@ -29,7 +30,6 @@ from cloud.fleet_store import (
     record_state,
     refresh_documents,
     rollback,
-    rollout,
     station_history,
 )
 from cloud.registry import StationEntry, auto_register, import_stations
