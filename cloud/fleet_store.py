@@ -23,6 +23,7 @@ from cloud.fleet_config import (
     Layer,
     check_values,
     goals,
+    is_goal,
     merge,
     parse_layer,
     replay,
@@ -203,7 +204,8 @@ def effective(db: Database, station: str) -> dict:
     return {
         "station": station, "region": region, "registered": registered, "layers": [str(layer) for layer in order],
         "rev": document.rev if document else None, "hash": document.hash if document else None,
-        "settings": {key: {"value": s.value, "layer": str(s.layer)} for key, s in merged.items()},
+        # sent: False for HQ's own keys (goals.*), which shape HQ's figures and never reach the station
+        "settings": {key: {"value": s.value, "layer": str(s.layer), "sent": not is_goal(key)} for key, s in merged.items()},
     }
 
 

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "provision": ("provision", "create credentials and config for a station or the collector"),
     "users": ("users", "manage HQ API users and their tokens"),
     "stations": ("stations", "manage the station registry (import from CSV)"),
+    "config": ("config_cmd", "fleet configuration from HQ: set, show, status, history, rollback"),
     "check-config": ("check_config", "validate a station or collector config file"),
     "schema": ("schema", "print or write the JSON Schema of every protocol v1 message"),
 }

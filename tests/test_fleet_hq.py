@@ -112,8 +112,8 @@ def test_a_region_change_issues_a_new_rev_to_its_stations_only(db):
     assert (document.rev, document.settings) == (2, {"log_level": "DEBUG", "restrooms.interval_min": 60})
     assert [d["rev"] for d in document_history(db, "leeds-1")] == [2, 1]
     shown = effective(db, "leeds-1")
-    assert shown["settings"] == {"log_level": {"value": "DEBUG", "layer": "chain"},
-                                 "restrooms.interval_min": {"value": 60, "layer": "region:north"}}
+    assert shown["settings"] == {"log_level": {"value": "DEBUG", "layer": "chain", "sent": True},
+                                 "restrooms.interval_min": {"value": 60, "layer": "region:north", "sent": True}}
     assert [station for _, station, _ in documents_after(db)] == ["leeds-1", "oslo-1", "york-1"]
 
 
