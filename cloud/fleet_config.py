@@ -13,6 +13,7 @@ GoalSettings), judged by GoalSettings' own fields, settable on the chain layer o
 """
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -92,6 +93,8 @@ def is_goal(key: str) -> bool:
 def check_value(layer: Layer, key: str, value: Any) -> Scalar:
     """The value if ``key`` may be set to it in ``layer``; :class:`FleetError` naming the key otherwise.
     Station keys are judged by the protocol's field definitions, goals by GoalSettings' own."""
+    if isinstance(value, float) and not math.isfinite(value):  # JSON has no such number: it could not be sent
+        raise FleetError(f"{key}: must be a finite number")
     if is_goal(key):
         return _check_goal(layer, key, value)
     try:

@@ -32,7 +32,8 @@ from cloud.fleet_config import (
 )
 from cloud.registry import all_regions
 from cloud.store import writing
-from forecourt.protocol import ConfigDocument, ConfigState, format_ts, settings_hash
+from forecourt.errors import ProtocolError
+from forecourt.protocol import ConfigDocument, ConfigState, encode, format_ts, settings_hash
 from forecourt.protocol.fleet import Scalar
 
 
@@ -116,13 +117,18 @@ def change_settings(
     return Change(change, history(db, change=change), issued)
 
 
-def rollback(db: Database, entry: int, *, by: str, now: datetime, before: bool = False) -> Change:
-    """Put the layer of audit entry ``entry`` back to the values it held right after that entry (right
-    before it with ``before``), as a new audited change: the trail keeps both, the revs go on counting."""
+def audit_layer(db: Database, entry: int) -> Layer:
+    """The layer audit entry ``entry`` changed; :class:`FleetError` when there is no such entry."""
     row = db.execute("SELECT layer FROM fleet_audit WHERE id = ?", [entry]).fetchone()
     if row is None:
         raise FleetError(f"no audit entry {entry} (`forecourt config history` lists them)")
-    layer = parse_layer(row[0])
+    return parse_layer(row[0])
+
+
+def rollback(db: Database, entry: int, *, by: str, now: datetime, before: bool = False) -> Change:
+    """Put the layer of audit entry ``entry`` back to the values it held right after that entry (right
+    before it with ``before``), as a new audited change: the trail keeps both, the revs go on counting."""
+    layer = audit_layer(db, entry)
     upto = entry - 1 if before else entry
     trail = db.execute("SELECT key, new FROM fleet_audit WHERE layer = ? AND id <= ? ORDER BY id", [str(layer), upto])
     target = replay((key, None if new is None else json.loads(new), new is not None) for key, new in trail)
@@ -156,12 +162,22 @@ def refresh_documents(db: Database, now: datetime) -> list[tuple[str, int]]:
             if (held is not None and held[1] == digest) or (held is None and not settings):
                 continue
             rev = max(held[0] if held else 0, reported.get(station) or 0) + 1
+            _check_sendable(station, ConfigDocument(rev=rev, hash=digest, issued_at=format_ts(now), settings=settings))
             db.execute(
                 "INSERT INTO fleet_documents (station, rev, hash, issued_at, settings) VALUES (?, ?, ?, ?, ?)",
                 [station, rev, digest, format_ts(now), json.dumps(settings, sort_keys=True)],
             )
             issued.append((station, rev))
     return issued
+
+
+def _check_sendable(station: str, document: ConfigDocument) -> None:
+    """A document the protocol would refuse to send (over 16 KiB, an integer beyond 64 bits) is refused
+    here, while the change that made it can still be undone, not found later by the publisher."""
+    try:
+        encode(document, station)
+    except ProtocolError as err:
+        raise FleetError(f"station {station}: its settings document could not be sent: {err}") from None
 
 
 def _document(row: tuple) -> ConfigDocument:
@@ -249,6 +265,11 @@ def history(
 def station_history(db: Database, station: str, limit: int = 1000) -> list[dict]:
     """The audit entries of every layer that reaches ``station``."""
     return history(db, layers=effective_layers(db, station), limit=limit)
+
+
+def audited_layers(db: Database) -> list[Layer]:
+    """Every layer that was ever changed."""
+    return [parse_layer(layer) for (layer,) in db.execute("SELECT DISTINCT layer FROM fleet_audit ORDER BY layer")]
 
 
 def effective_layers(db: Database, station: str) -> list[Layer]:

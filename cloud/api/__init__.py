@@ -38,7 +38,7 @@ def create_app(
 
     ``prometheus`` is what ``/metrics`` serves (the running collector's, with its ingest counters); without
     it, the figures read from the database alone."""
-    from cloud.api import alerts, exports, followups, metrics, rankings, scrape, stations
+    from cloud.api import alerts, exports, fleet_config, followups, metrics, rankings, scrape, stations
     from cloud.api.deps import CurrentUser
     from cloud.api.security import SecurityHeaders
 
@@ -48,7 +48,8 @@ def create_app(
     app = FastAPI(
         title="Forecourt HQ API",
         version="1",
-        description="Station status, service metrics, scores, rankings, alerts and follow-ups of bad ratings. Times are RFC 3339 UTC.",
+        description="Station status, service metrics, scores, rankings, alerts, follow-ups of bad ratings and fleet configuration. "
+        "Times are RFC 3339 UTC.",
         docs_url=None, redoc_url=None, openapi_url=None,
     )
     app.add_middleware(SecurityHeaders, api_prefix=API_PREFIX + "/")
@@ -67,7 +68,7 @@ def create_app(
         prometheus = CollectorMetrics(db_path, ingest=False).registry
     app.state.prometheus = prometheus
     app.include_router(scrape.router)
-    for module in (stations, metrics, rankings, alerts, followups, exports):
+    for module in (stations, metrics, rankings, alerts, followups, exports, fleet_config):
         app.include_router(module.router, prefix=API_PREFIX)
     if dashboard and importlib.util.find_spec("cloud.dashboard") is not None:
         from cloud import dashboard as dashboard_module
