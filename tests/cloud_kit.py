@@ -1,16 +1,21 @@
 """Helpers for the collector tests: protocol messages by hand, an in-process collector on a test broker."""
 
+import contextlib
 import itertools
 import sqlite3
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import uvicorn
 
 from cloud.config import CollectorMqtt, IngestSettings
 from cloud.ingest import Incoming, Ingestor
 from cloud.store import open_db
 from cloud.subscriber import Subscriber
-from forecourt.broker import Mosquitto
+from forecourt.broker import Mosquitto, free_port
 from forecourt.protocol import Alert, Cleaning, Health, Rating, Status, Visit, encode, format_ts
 from tests import waiting
 
@@ -80,6 +85,24 @@ def start_collector(
         lambda: Ingestor(open_db(db_path)),
     )
     return subscriber.start()
+
+
+@contextlib.contextmanager
+def serving(app, timeout: float = 20.0) -> Iterator[int]:
+    """The ASGI ``app`` on a free loopback port for the duration (yields the port), as the collector serves it."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(15)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:

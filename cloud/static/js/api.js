@@ -64,6 +64,9 @@ export const api = {
   followups: (params) => request("GET", "/followups", { params }),
   acknowledgeFollowup: (id, note) => request("POST", `/followups/${encodeURIComponent(id)}/acknowledge`, { body: { note } }),
   closeFollowup: (id, note) => request("POST", `/followups/${encodeURIComponent(id)}/close`, { body: { note } }),
+  fleetRollout: (params) => request("GET", "/fleet/rollout", { params }),
+  fleetLayers: () => request("GET", "/fleet/layers"),
+  fleetHistory: (params) => request("GET", "/fleet/history", { params }),
 };
 
 // Lists come back either bare or wrapped ({items: [...]}, {stations: [...]}); accept both so a

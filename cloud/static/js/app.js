@@ -1,4 +1,4 @@
-// Router and session: #/login, #/leaderboard, #/station/<id>, #/alerts, #/followups, #/cross[/<id>].
+// Router and session: #/login, #/leaderboard, #/station/<id>, #/alerts, #/followups, #/cross[/<id>], #/rollout.
 // Each view is a module exporting render(root, params) that fills `root` and returns nothing.
 
 import { api, token } from "./api.js";
@@ -8,6 +8,7 @@ import * as alerts from "./views/alerts.js";
 import * as cross from "./views/cross.js";
 import * as followups from "./views/followups.js";
 import * as leaderboard from "./views/leaderboard.js";
+import * as rollout from "./views/rollout.js";
 import * as station from "./views/station.js";
 
 const root = document.getElementById("view");
@@ -61,7 +62,7 @@ function renderLogin(message) {
   input.focus();
 }
 
-const VIEWS = { leaderboard, station, alerts, followups, cross };
+const VIEWS = { leaderboard, station, alerts, followups, cross, rollout };
 
 async function route() {
   const { name, args, params } = parseHash();
