@@ -13,10 +13,11 @@ from cloud.fleet_store import change_settings, current_document, record_state
 from cloud.registry import StationEntry, import_stations
 from cloud.store import open_db
 from forecourt.protocol import ConfigState, SettingError, format_ts
+from tests import test_dashboard_browser as dashboard
 from tests.cloud_kit import serving
-from tests.test_dashboard_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 playwright = pytest.importorskip("playwright.sync_api")
+browser = dashboard.browser  # the dashboard tests' Chromium, launched the same way (a module-scoped fixture)
 NOW = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
 
 
@@ -45,16 +46,6 @@ def hq(tmp_path_factory):
     db.conn.close()
     with serving(create_app(path, clock=lambda: NOW)) as port:
         yield f"http://127.0.0.1:{port}/", tokens
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: sudo apt-get install -y chromium", pytrace=False)
-    with playwright.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -91,8 +82,8 @@ def test_the_rollout_view_shows_each_station_the_layers_and_the_audit_trail(page
     assert layers == [["chain", "log_level"], ["region:north", "restrooms.interval_min"]]
     audit = page.eval_on_selector_all("#audit tbody tr", "rows => rows.map(r => r.innerText)")
     assert len(audit) == 2 and "bob" in audit[0] and "(unset) → 60" in audit[0]
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "rollout.png"), full_page=True)
+    dashboard.ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(dashboard.ARTIFACTS / "rollout.png"), full_page=True)
 
 
 def test_a_region_manager_sees_its_region_only(page, hq):
