@@ -102,3 +102,13 @@ def test_the_rollout_and_a_rollback(api):
     back = call(client, tokens["north"], "POST", "/rollback", json={"entry": entry})
     assert back.status_code == 200 and back.json()["issued"] == [["leeds-01", 3], ["york-01", 3]]
     assert call(client, tokens["hq"], "POST", "/rollback", json={"entry": 999}).status_code == 404
+
+
+def test_the_chains_goals_are_hqs_and_reach_the_station_page(api):
+    client, tokens, db = api
+    assert put(client, tokens["north"], "chain", "goals.greet_s", 30).status_code == 403
+    assert put(client, tokens["hq"], "region:north", "goals.greet_s", 30).status_code == 422
+    assert put(client, tokens["hq"], "chain", "goals.greet_s", 30).status_code == 200
+    detail = client.get("/api/v1/stations/leeds-01", headers={"Authorization": f"Bearer {tokens['leeds']}"}).json()
+    assert detail["goals"] == {"greet_s": 30.0, "min_visit_fps": 2.0}
+    assert current_document(db, "leeds-01") is None  # never sent to a station

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cloud.auth import Scope
-from cloud.config import GoalSettings
+from cloud.config import CollectorConfig, GoalSettings
 from cloud.fleet_config import (
     CHAIN,
     FleetError,
@@ -32,9 +32,12 @@ from cloud.fleet_store import (
     rollback,
     station_history,
 )
+from cloud.ingest import Ingestor
 from cloud.registry import StationEntry, auto_register, import_stations
+from cloud.service import Jobs
 from cloud.store import open_db
 from forecourt.protocol import ConfigState, SettingError, format_ts
+from tests.cloud_kit import incoming, visit
 
 NOW = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
 NORTH = Layer("region", "north")
@@ -181,3 +184,17 @@ def test_goals_come_from_the_chain_over_the_file(db):
     change = change_settings(db, CHAIN, values={"goals.greet_s": 45}, by="alice", now=NOW)
     assert chain_goals(db, file_goals) == GoalSettings(greet_s=45, min_visit_fps=2)
     assert change.issued == []  # HQ's own key: no station hears of it
+
+
+def test_the_rollup_job_judges_greetings_by_the_chains_goal(db):
+    ingestor = Ingestor(db)
+    first, second = NOW - timedelta(hours=3), NOW - timedelta(hours=2)
+    ingestor.store([incoming(visit("oslo-1", 1, first, greet_s=40, dwell_s=200))], now=first)
+    jobs = Jobs(CollectorConfig(), clock=lambda: NOW)  # the file's goal: 60 s
+    jobs.run_once(db)
+    change_settings(db, CHAIN, values={"goals.greet_s": 30}, by="alice", now=NOW)
+    ingestor.store([incoming(visit("oslo-1", 2, second, greet_s=40, dwell_s=200))], now=second)
+    jobs.run_once(db)
+    within = dict(db.execute(
+        "SELECT bucket, greet_within_goal FROM rollups WHERE station = 'oslo-1' AND period = 'hour' AND greet_eligible > 0"))
+    assert within == {first.strftime("%Y-%m-%dT%H"): 1, second.strftime("%Y-%m-%dT%H"): 0}

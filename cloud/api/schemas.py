@@ -42,6 +42,9 @@ class StationDetail(Station):
     seq_gaps: list[SeqGap]
     duplicates: int
     last_seq: int | None
+    goals: dict[str, float] | None = Field(
+        None, description="The goals HQ judges by (greet_s, min_visit_fps): the collector file's, with the chain's goals.* settings over them"
+    )
 
 
 class DeadLetter(BaseModel):

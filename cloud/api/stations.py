@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 
 from cloud import queries
 from cloud.api.deps import (
+    ConfigDep,
     CurrentUser,
     DbDep,
     EndQ,
@@ -20,6 +21,7 @@ from cloud.api.deps import (
     request_scope,
 )
 from cloud.api.schemas import DeadLetter, Me, PoisonHour, Station, StationDetail, Summary
+from cloud.fleet_store import chain_goals
 from cloud.registry import all_regions
 
 router = APIRouter(tags=["stations"])
@@ -42,9 +44,9 @@ def list_stations(db: DbDep, user: CurrentUser, region: RegionQ = None) -> list[
 
 
 @router.get("/stations/{station}", response_model=StationDetail)
-def station_detail(station: StationPath, db: DbDep, user: CurrentUser, now: Now) -> dict:
+def station_detail(station: StationPath, db: DbDep, user: CurrentUser, now: Now, config: ConfigDep) -> dict:
     check_station(db, user, station)
-    return queries.station_detail(db, station, now)
+    return {**queries.station_detail(db, station, now), "goals": chain_goals(db, config.goals).model_dump()}
 
 
 @router.get("/stations/{station}/summary", response_model=Summary)
