@@ -9,8 +9,8 @@
 
     .venv/bin/python bench/ingest.py [--stations 50 --events 2000 --rank-stations 30000 --days 30]
 
-Targets (issue 7): >= 10,000 stored events/s, >= 50 % of raw, ranking <= 1 s. The machine is shared,
-so figures are noisy; the ratio is the steadier number.
+Targets: >= 10,000 stored events/s and ranking <= 1 s (issue 7); >= 70 % of raw (issue 16, which raised
+issue 7's 50 %). The machine is shared, so figures are noisy; the ratio is the steadier number.
 """
 
 import argparse
@@ -233,7 +233,7 @@ def main() -> None:
     print(f"{'raw broker delivery (events/s)':<34}{raw:>14,.0f}{'baseline':>14}", flush=True)
     print(f"{'stored by the collector (events/s)':<34}{stored:>14,.0f}{'>= 10,000':>14}  "
           f"{'yes' if stored >= 10_000 else 'NO'}", flush=True)
-    print(f"{'stored / raw':<34}{stored / raw:>14.0%}{'>= 50%':>14}  {'yes' if stored / raw >= 0.5 else 'NO'}", flush=True)
+    print(f"{'stored / raw':<34}{stored / raw:>14.0%}{'>= 70%':>14}  {'yes' if stored / raw >= 0.7 else 'NO'}", flush=True)
     print(f"{'ranking, median of 3 (s)':<34}{median:>14.3f}{'<= 1.000':>14}  {'yes' if median <= 1 else 'NO'}"
           f"   (runs: {', '.join(f'{t:.3f}' for t in times)})")
 
