@@ -11,7 +11,7 @@ from typing import Any
 
 from edge.config import StationConfig
 from edge.link.outbox import OutboxStats
-from edge.link.publisher import LinkStats
+from edge.link.stats import LinkStats
 from edge.today import RecentVisit, TodayFigures
 
 

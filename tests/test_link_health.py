@@ -4,7 +4,7 @@ from pathlib import Path
 
 from edge.link.health import Machine, build_health, read_cpu_temp, read_rss_mb
 from edge.link.outbox import OutboxStats
-from edge.link.publisher import LinkStats
+from edge.link.stats import LinkStats
 
 NOW = 1_795_430_000.0
 OUTBOX = OutboxStats(

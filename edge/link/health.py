@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.link.outbox import OutboxStats
-from edge.link.publisher import LinkStats
+from edge.link.stats import LinkStats
 from forecourt.protocol import Health, format_epoch, new_id
 
 THERMAL = Path("/sys/class/thermal")

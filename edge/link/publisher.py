@@ -6,21 +6,14 @@ in that thread and the in-flight table needs no lock, and no wake-up byte is wri
 keeps paho from re-sending its own copy of unacknowledged messages on reconnect: after a reconnect the
 outbox is replayed from its oldest undelivered row, which is the single source of truth.
 
-A row leaves the outbox only when HQ says it stored it: the collector publishes a storage
-acknowledgement on ``forecourt/v1/<station>/ack`` after each commit (forecourt/protocol/acks.py). A
-broker's PUBACK only marks a row sent: Mosquitto PUBACKs what it then loses (killed before its
-autosave; reason 16 "no matching subscribers" while a restarted broker has not yet got the collector's
-shared subscription back, measured at 14-17 % of a fleet's events across broker restarts). A row that
-HQ has not acknowledged ``resend_after_s`` after it was sent goes out again (the delay doubles while HQ
-stays silent, up to 10x, so a fleet does not hammer a broker whose collector is down), and every
-reconnect replays every unacknowledged row; HQ's de-duplication makes repeats harmless. At most
-``unacked_limit`` rows are out awaiting HQ, which bounds what the broker must queue for an absent HQ.
-
-A PUBACK with reason 16 or an error code never counts as delivered and is logged: an error code (MQTT 5;
-e.g. "Not authorized" when the ACL does not match the username) is an error and the link reconnects
-with backoff. MQTT 3.1.1 cannot report such a rejection, so v5 is the default. A refused CONNACK (bad
-password, not authorised) is likewise an error followed by backoff; the link is "connected" only after
-a successful CONNACK and, when keeping rows until HQ stores them, a granted ack subscription.
+A row leaves the outbox only when HQ says it stored it (the collector's storage acknowledgement on
+``forecourt/v1/<station>/ack``, forecourt/protocol/acks.py); a PUBACK only marks it sent, because a broker
+PUBACKs what it then loses (docs/EDGE_LINK.md has the fault table). Unacknowledged rows go out again after
+``resend_after_s`` (doubling while HQ stays silent, up to 10x) and on every reconnect; at most
+``unacked_limit`` are out at once. A PUBACK with reason 16 or an error code never counts as delivered and is
+logged; an error code, like a refused CONNACK, makes the link reconnect with backoff (MQTT 3.1.1 cannot
+report either, so v5 is the default). The link is "connected" only after a successful CONNACK and, when
+keeping rows until HQ stores them, a granted ack subscription.
 
 With ``on_config`` the same SUBSCRIBE takes the retained ``config`` topic, so HQ's settings arrive (in this
 thread) on every connection; :meth:`Publisher.set_config_state` is published retained on each and on change.
@@ -32,7 +25,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 import paho.mqtt.client as mqtt
@@ -44,6 +36,7 @@ from edge.link.netloop import network_round
 from edge.link.outbox import Outbox
 from edge.link.pacing import Backoff, TokenBucket
 from edge.link.retained import RetainedSlot
+from edge.link.stats import LinkStats
 from edge.link.unacked import Unacked
 from forecourt.errors import ProtocolError
 from forecourt.protocol import Status, ack_topic, config_state_topic, config_topic, decode_ack, encode
@@ -55,20 +48,6 @@ ACK_FLUSH_S = 0.05  # PUBACKed rows are deleted in batches at least this often (
 ACK_FLUSH_ROWS = 256
 STOP_GRACE_S = 2.0  # on stop: wait this long for outstanding PUBACKs and the offline status's PUBACK
 NO_MATCHING_SUBSCRIBERS = 16
-
-
-@dataclass(frozen=True)
-class LinkStats:
-    connected: bool
-    published: int  # outbox rows (events and health) PUBACKed by the broker since start
-    reconnects: int  # successful connections after the first one
-    refused: int  # connection attempts the broker refused (CONNACK with an error code)
-    rejected: int  # publishes the broker refused (PUBACK with an error code)
-    last_error: str | None
-    confirmed: int = 0  # outbox rows HQ acknowledged storing (or refusing) since start
-    awaiting_ack: int = 0  # rows sent on this connection that HQ has not acknowledged yet
-    resent: int = 0  # rows sent again because HQ had not acknowledged them in time
-    no_subscribers: int = 0  # PUBACKs with reason 16: the broker had nobody to give the message to
 
 
 class Publisher:
