@@ -141,7 +141,7 @@ def bench_ingest(n_stations: int, per_station: int, workdir: Path) -> tuple[floa
     total = n_stations * per_station
     with Mosquitto(workdir / "broker", users=users, collectors=("collector", "counter")) as broker:
         db_path = workdir / "collector.db"
-        open_db(db_path).conn.close()
+        open_db(db_path).close()
         raw_session(broker, None)
         first = collector(broker, db_path).start()
         first.stop()  # its session (shared subscription) stays: the broker queues for it
@@ -167,9 +167,9 @@ def bench_ranking(n_stations: int, days: int, workdir: Path) -> list[float]:
     rng = random.Random(7)
     start_day = datetime(2026, 11, 1, tzinfo=UTC)
     regions = [f"p{p}/c{c}" for p in range(10) for c in range(10)]
-    with db.atomic():
-        db.conn.executemany("INSERT INTO stations (id, name, region) VALUES (?, ?, ?)",
-                            [(f"st{i:05d}", f"Station {i}", regions[i % len(regions)]) for i in range(n_stations)])
+    with db.transaction():
+        db.executemany("INSERT INTO stations (id, name, region) VALUES (?, ?, ?)",
+                       [(f"st{i:05d}", f"Station {i}", regions[i % len(regions)]) for i in range(n_stations)])
     placeholders = ", ".join("?" * (len(COLUMNS) + 4))
     sql = f"INSERT INTO rollups (station, period, bucket, complete, {', '.join(COLUMNS)}) VALUES ({placeholders})"
     for d in range(days):
@@ -182,12 +182,12 @@ def bench_ranking(n_stations: int, days: int, workdir: Path) -> list[float]:
                           online_s=86400 * rng.uniform(0.7, 1), overdue_s=rng.uniform(0, 7200), visits=200,
                           greet_eligible=200, greet_within_goal=rng.randint(120, 200))
             rows.append((f"st{i:05d}", "day", bucket, 1, *[values.get(c, "{}") for c in COLUMNS]))
-        with db.atomic():
-            db.conn.executemany(sql, rows)
+        with db.transaction():
+            db.executemany(sql, rows)
     # Month rows from the day rows with the same sums the job keeps (these rows' histograms are empty).
     sums = ", ".join(f"MAX({c})" if c in ROLLUP_MAXES else f"SUM({c})" for c in COLUMNS if c not in ROLLUP_JSON)
     plain = [c for c in COLUMNS if c not in ROLLUP_JSON]
-    with db.atomic():
+    with db.transaction():
         db.execute(
             f"INSERT INTO rollups (station, period, bucket, complete, {', '.join(plain)}) "
             f"SELECT station, 'month', substr(bucket, 1, 7), 1, {sums} FROM rollups WHERE period = 'day' "
@@ -199,7 +199,7 @@ def bench_ranking(n_stations: int, days: int, workdir: Path) -> list[float]:
     hour = hour_row([{"kind": "rating", "score": 4, "scale": 5}], [8.0], online_s=3600, overdue_s=0, goals=GoalSettings())
     last_day = start_day + timedelta(days=days - 1, hours=12)
     start = time.perf_counter()
-    with db.atomic():
+    with db.transaction():
         for i in range(sample):
             apply_hour(db, f"st{i:05d}", format_ts(last_day)[:13], hour, last_day + timedelta(days=1))
     print(f"rollup job, database work per station-hour: {(time.perf_counter() - start) / sample * 1000:.2f} ms "

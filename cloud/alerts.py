@@ -17,9 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlite_utils import Database
-
 from cloud.config import AlertSettings
+from cloud.database import Database
 from cloud.followups import Calendar, due_after_working_days
 from cloud.store import writing
 from forecourt.errors import ForecourtError
@@ -63,9 +62,9 @@ def open_alerts(
     opened = 0
     for alert in alerts:
         calendar = (calendars or {}).get(alert.station, UTC_WEEKDAYS)
-        cursor = db.conn.execute(
-            """INSERT OR IGNORE INTO alerts (station, rule, subject, episode, message, opened_at, due_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        cursor = db.execute(
+            """INSERT INTO alerts (station, rule, subject, episode, message, opened_at, due_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
             (alert.station, alert.rule, alert.subject, alert.episode, alert.message, format_ts(alert.opened_at),
              format_ts(due_at(alert.rule, alert.opened_at, settings, calendar))),
         )

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlite_utils import Database
-
+from cloud.database import Database
 from cloud.registry import in_region, normalise_region
 from cloud.store import open_db, utc_now, writing
 from forecourt.errors import ForecourtError
@@ -119,7 +118,7 @@ def hash_token(token: str) -> str:
 
 def _opened(db: Database | str | Path) -> tuple[Database, bool]:
     """``db`` as an open database, and whether it was opened here (and is to be closed by the caller)."""
-    return (db, False) if isinstance(db, Database) else (open_db(db), True)
+    return (open_db(db), True) if isinstance(db, str | Path) else (db, False)
 
 
 def add_user(
@@ -147,7 +146,7 @@ def add_user(
             )
     finally:
         if opened:
-            db.conn.close()
+            db.close()
     return token
 
 
@@ -160,7 +159,7 @@ def rotate_token(db: Database | str | Path, name: str) -> str:
             changed = db.execute("UPDATE users SET token_hash = ? WHERE name = ?", [hash_token(token), name]).rowcount
     finally:
         if opened:
-            db.conn.close()
+            db.close()
     if not changed:
         raise NoSuchUser(f"no user {name!r}")
     return token
@@ -174,7 +173,7 @@ def remove_user(db: Database | str | Path, name: str) -> None:
             removed = db.execute("DELETE FROM users WHERE name = ?", [name]).rowcount
     finally:
         if opened:
-            db.conn.close()
+            db.close()
     if not removed:
         raise NoSuchUser(f"no user {name!r}")
 

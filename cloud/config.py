@@ -1,12 +1,14 @@
 """The collector config (``collector.toml``), validated once at start-up."""
 
+import os
 import re
 from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from cloud.database import is_postgres
 from forecourt.connection import BrokerConnection
-from forecourt.settings import Section, apply_overrides, load_toml, validate
+from forecourt.settings import Section, apply_overrides, load_toml, set_path, validate
 
 
 class CollectorMqtt(BrokerConnection):
@@ -35,7 +37,17 @@ class CollectorMqtt(BrokerConnection):
 
 
 class DatabaseSettings(Section):
-    path: Path = Field(Path("/var/lib/forecourt/collector.db"), description="SQLite database file")
+    path: Path = Field(Path("/var/lib/forecourt/collector.db"), description="SQLite database file (one collector)")
+    url: str | None = Field(
+        None, pattern=r"^postgres(ql)?://", description="PostgreSQL instead of the file, e.g. postgresql://forecourt@db/forecourt "
+        "(several collectors may share it); the password belongs in ~/.pgpass or PGPASSWORD, not here",
+    )
+    pool_size: int = Field(8, ge=1, le=200, description="PostgreSQL: connections the API may hold open")
+
+    @property
+    def target(self) -> str | Path:
+        """What cloud.database.connect() opens: the URL when set, else the file."""
+        return self.url or self.path
 
 
 class HttpSettings(Section):
@@ -201,13 +213,16 @@ class CollectorConfig(Section):
 def load_collector_config(
     path: str | Path, *, broker_url: str | None = None, database: str | None = None, listen: str | None = None
 ) -> CollectorConfig:
-    """Read, override (flag > ``FORECOURT_*`` environment > file) and validate a collector config."""
+    """Read, override (flag > ``FORECOURT_*`` environment > file) and validate a collector config.
+
+    ``database`` (``--database``, ``FORECOURT_DATABASE``) is a file path or a ``postgresql://`` URL."""
+    database = database if database is not None else os.environ.get("FORECOURT_DATABASE")
+    data = load_toml(path)
+    if database is not None:  # a URL replaces the file and a file the URL, whichever the config names
+        set_path(data, "database.url", database if is_postgres(database) else None)
+        if not is_postgres(database):
+            set_path(data, "database.path", database)
     data = apply_overrides(
-        load_toml(path),
-        {
-            "mqtt.url": ("FORECOURT_BROKER_URL", broker_url),
-            "database.path": ("FORECOURT_DATABASE", database),
-            "http.listen": ("FORECOURT_LISTEN", listen),
-        },
+        data, {"mqtt.url": ("FORECOURT_BROKER_URL", broker_url), "http.listen": ("FORECOURT_LISTEN", listen)},
     )
     return validate(CollectorConfig, data, str(path))

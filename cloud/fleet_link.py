@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from sqlite_utils import Database
 
 from cloud.config import FleetSettings
+from cloud.database import Database
 from cloud.fleet_store import documents_after, refresh_documents
 from cloud.store import open_db, utc_now
 from forecourt.protocol import encode
@@ -86,7 +86,7 @@ class FleetPublisher:
                 if self._stop.wait(self.settings.poll_s):
                     return
         finally:
-            db.conn.close()
+            db.close()
 
     def start(self) -> "FleetPublisher":
         self._thread.start()

@@ -4,9 +4,8 @@ Scoped like every read (cloud.queries.scope_sql); the documents and states are c
 
 import json
 
-from sqlite_utils import Database
-
 from cloud.auth import Scope
+from cloud.database import Database
 from cloud.fleet_config import rollout_state
 from cloud.queries import scope_sql
 

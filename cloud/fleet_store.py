@@ -14,9 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from cloud.config import GoalSettings
+from cloud.database import Database
 from cloud.fleet_config import (
     CHAIN,
     FleetError,
@@ -109,7 +108,7 @@ def change_settings(
         for key in unset:
             db.execute("DELETE FROM fleet_settings WHERE layer = ? AND key = ?", [str(layer), key])
             entries.append((key, _dump(held[key]), None))
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO fleet_audit (change, at, user, layer, key, old, new, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(change, at, by, str(layer), key, old, new, note) for key, old, new in entries],
         )
@@ -153,7 +152,7 @@ def refresh_documents(db: Database, now: datetime) -> list[tuple[str, int]]:
         latest = {s: (rev, h) for s, rev, h in db.execute(
             "SELECT station, rev, hash FROM fleet_documents WHERE id IN (SELECT max(id) FROM fleet_documents GROUP BY station)"
         )}
-        reported = dict(db.execute("SELECT station, max(rev, applied_rev) FROM fleet_states").fetchall())
+        reported = dict(db.execute("SELECT station, greatest(rev, applied_rev) FROM fleet_states").fetchall())
         issued = []
         for station, region, registered in _stations(db):
             settings = station_settings(merge(layers, station_layers(station, region, registered=registered)))

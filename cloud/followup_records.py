@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlite_utils import Database
-
 from cloud import followups as rules
 from cloud.auth import Scope
 from cloud.config import FollowupSettings
+from cloud.database import Database
 from cloud.events import stored_event
 from cloud.queries import scope_sql
 from cloud.store import writing
@@ -88,7 +87,10 @@ def _list_new_bad_ratings(db: Database, settings: FollowupSettings, now: datetim
             bad.append(rules.BadRating(event_id, station, parse_ts(rating.ts), rating.score, rating.scale,
                                        rating.kiosk, rating.reason, rating.flag))
     newest = max([mark[0] if mark else format_ts(since), *(r[2] for r in rows)])
-    db.execute("INSERT OR REPLACE INTO job_marks (name, value) VALUES (?, ?)", [MARK, newest])
+    db.execute(
+        "INSERT INTO job_marks (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        [MARK, newest],
+    )
     if not bad:
         return 0, 0
     calendars = station_calendars(db, {r.station for r in bad}, settings)
@@ -127,9 +129,9 @@ def _add_to_item(
     if item is None:
         item_id = db.execute(
             """INSERT INTO followups (station, day, opened_at, follow_up_due, rectify_due, timezone, calendar)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
             [station, day, format_ts(first), format_ts(due.follow_up), format_ts(due.rectify), where.timezone, where.code],
-        ).lastrowid
+        ).fetchone()[0]
     else:
         item_id = item[0]
         if format_ts(first) < item[1]:
@@ -137,9 +139,9 @@ def _add_to_item(
                 "UPDATE followups SET opened_at = ?, follow_up_due = ?, rectify_due = ? WHERE id = ?",
                 [format_ts(first), format_ts(due.follow_up), format_ts(due.rectify), item_id],
             )
-    db.conn.executemany(
-        """INSERT OR IGNORE INTO followup_ratings (event_id, followup, ts, score, scale, kiosk, reason, flag)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+    db.executemany(
+        """INSERT INTO followup_ratings (event_id, followup, ts, score, scale, kiosk, reason, flag)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
         [(r.event_id, item_id, format_ts(r.ts), r.score, r.scale, r.kiosk, r.reason, r.flag) for r in ratings],
     )
     return int(item is None)
@@ -163,8 +165,8 @@ def _escalate(db: Database, now: datetime) -> int:
                 continue
             told = rules.told_for(stage, chain)
             escalated += db.execute(
-                """INSERT OR IGNORE INTO followup_escalations (followup, stage, due_at, escalated_at, told, users)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO followup_escalations (followup, stage, due_at, escalated_at, told, users)
+                   VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
                 [item_id, stage, due, at, told, json.dumps(users.get(told, []))],
             ).rowcount
     return escalated

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
-
 from cloud.acks import AckBook
+from cloud.database import Database
 from cloud.fleet_store import record_state
 from cloud.registry import auto_register
 from cloud.rollups import RUNNING_LOOKAHEAD
@@ -167,7 +166,7 @@ class Ingestor:
         return report
 
     def _events(self, events: list[tuple[Incoming, Event]], received: str, report: BatchReport) -> None:
-        conn = self.db.conn
+        conn = self.db
         # Known ids are looked up in bulk and the new rows inserted with one executemany: a Python-level
         # INSERT per event cost a third of the collector's throughput.
         ids = [event.id for _, event in events]
@@ -194,18 +193,20 @@ class Ingestor:
         for station, new in inserted.items():
             self._sequence(station, [e.seq for e in new], received)
             hours = sorted({e.ts[:13] for e in new})
-            conn.executemany("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", [(station, h) for h in hours])
-            conn.execute("UPDATE stations SET last_seen = max(coalesce(last_seen, ''), ?) WHERE id = ?", (received, station))
+            conn.executemany("INSERT INTO dirty (station, hour) VALUES (?, ?) ON CONFLICT DO NOTHING", [(station, h) for h in hours])
+            conn.execute("UPDATE stations SET last_seen = greatest(coalesce(last_seen, ''), ?) WHERE id = ?", (received, station))
 
     def _sequence(self, station: str, seqs: list[int], received: str) -> None:
-        conn = self.db.conn
+        conn = self.db
         (last,) = conn.execute("SELECT last_seq FROM stations WHERE id = ?", (station,)).fetchone()
         for seq in seqs:
             change = seq_change(last, seq)
             last = change.last_seq
             if change.gap:
                 conn.execute(
-                    "INSERT OR REPLACE INTO seq_gaps (station, first_seq, last_seq, detected_at) VALUES (?,?,?,?)",
+                    """INSERT INTO seq_gaps (station, first_seq, last_seq, detected_at) VALUES (?,?,?,?)
+                       ON CONFLICT (station, first_seq) DO UPDATE SET last_seq = excluded.last_seq,
+                       detected_at = excluded.detected_at""",
                     (station, *change.gap, received),
                 )
             elif change.fills is not None:
@@ -213,7 +214,7 @@ class Ingestor:
         conn.execute("UPDATE stations SET last_seq = ? WHERE id = ?", (last, station))
 
     def _fill(self, station: str, seq: int) -> None:
-        conn = self.db.conn
+        conn = self.db
         row = conn.execute(
             "SELECT first_seq, last_seq, detected_at FROM seq_gaps WHERE station = ? AND first_seq <= ? AND last_seq >= ?",
             (station, seq, seq),
@@ -228,32 +229,32 @@ class Ingestor:
         )
 
     def _status(self, station: str, status: Status, received: str) -> None:
-        conn = self.db.conn
+        conn = self.db
         (current,) = conn.execute("SELECT status FROM stations WHERE id = ?", (station,)).fetchone()
         if current != status.state:
             conn.execute("INSERT INTO status_log (station, at, state) VALUES (?, ?, ?)", (station, received, status.state))
             conn.execute("UPDATE stations SET status = ?, status_at = ? WHERE id = ?", (status.state, received, station))
-            conn.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", (station, received[:13]))
+            conn.execute("INSERT INTO dirty (station, hour) VALUES (?, ?) ON CONFLICT DO NOTHING", (station, received[:13]))
         if status.state == "online":
             conn.execute(
                 "UPDATE stations SET version = ?, config_hash = ?, started_at = ? WHERE id = ?",
                 (status.version, status.config_hash, status.started_at, station),
             )
-        conn.execute("UPDATE stations SET last_seen = max(coalesce(last_seen, ''), ?) WHERE id = ?", (received, station))
+        conn.execute("UPDATE stations SET last_seen = greatest(coalesce(last_seen, ''), ?) WHERE id = ?", (received, station))
 
     def _health(self, health: Health, received: str) -> bool:
         """Store a sample; False if HQ already held it (a resend), which counts with the station's duplicates."""
-        conn = self.db.conn
+        conn = self.db
         payload = health.model_dump_json()
         cursor = conn.execute(
-            "INSERT OR IGNORE INTO health (id, station, ts, camera_fps, payload) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO health (id, station, ts, camera_fps, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (health.id, health.station, health.ts, health.camera_fps, payload),
         )
         if not cursor.rowcount:
             conn.execute("UPDATE stations SET duplicates = duplicates + 1 WHERE id = ?", (health.station,))
             return False
         conn.execute(
-            """UPDATE stations SET health = ?, health_at = ?, last_seen = max(coalesce(last_seen, ''), ?)
+            """UPDATE stations SET health = ?, health_at = ?, last_seen = greatest(coalesce(last_seen, ''), ?)
                WHERE id = ? AND coalesce(health_at, '') <= ?""",
             (payload, health.ts, received, health.station, health.ts),
         )
@@ -261,7 +262,7 @@ class Ingestor:
         sampled = parse_ts(health.ts)
         since = format_ts(sampled - timedelta(seconds=min(health.uptime_s, RUNNING_LOOKAHEAD.total_seconds())))
         conn.executemany(
-            "INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)",
+            "INSERT INTO dirty (station, hour) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(health.station, hour) for hour in {since[:13], health.ts[:13]}],
         )
         return True
@@ -269,7 +270,7 @@ class Ingestor:
     def _dead_letter(self, message: Incoming, reason: str, received: str) -> None:
         found = _STATION_IN_TOPIC.match(message.topic or "")
         payload = message.payload if isinstance(message.payload, bytes | bytearray) else str(message.payload).encode()
-        self.db.conn.execute(
+        self.db.execute(
             "INSERT INTO dead_letters (received_at, topic, station, reason, size, payload) VALUES (?,?,?,?,?,?)",
             (received, message.topic[:1024], found.group(1) if found else None, reason[:1000], len(payload),
              bytes(payload[: self.dead_letter_bytes])),

@@ -15,7 +15,6 @@ multiply a fleet of 30,000 by its buckets.
 """
 
 import platform
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from cloud.broker_sys import FIGURES, BrokerSys
+from cloud.database import Database, pool
 from cloud.ingest_metrics import IngestMetrics
 from cloud.rules import Rule
 from forecourt import __version__
@@ -44,35 +44,36 @@ def epoch(ts: str | None) -> float | None:
         return None
 
 
+def number(value: object) -> float | None:
+    """A JSON field read with ``->>`` (SQLite gives a number, PostgreSQL its text) as a number, else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 class DatabaseCollector(Collector):
-    """Reads the collector's database on every scrape, on a read-only connection of its own."""
+    """Reads the collector's database on every scrape, on a read-only connection of its own (a scrape never
+    creates, migrates or locks the database for writing)."""
 
-    def __init__(self, db_path: str | Path) -> None:
-        self.db_path = Path(db_path)
-
-    def _connect(self) -> sqlite3.Connection:
-        # mode=ro: a scrape never creates, migrates or locks the database for writing.
-        conn = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-        conn.execute("PRAGMA busy_timeout=10000")
-        return conn
+    def __init__(self, target: str | Path) -> None:
+        self.connections = pool(target, size=2, read_only=True)
 
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
-        conn = self._connect()
-        try:
-            yield from self._stations(conn)
-            yield from self._backlogs(conn)
-            yield from self._alerts(conn)
-        finally:
-            conn.close()
+        with self.connections.connection() as db:
+            families = [*self._stations(db), *self._backlogs(db), *self._alerts(db)]
+        yield from families
         yield GaugeMetricFamily(
             "forecourt_scrape_database_seconds", "Time this scrape spent reading the database",
             value=time.perf_counter() - started,
         )
 
-    def _stations(self, conn: sqlite3.Connection) -> Iterator[Metric]:
+    def _stations(self, conn: Database) -> Iterator[Metric]:
         rows = conn.execute(
-            "SELECT id, name, region, status, last_seen, json_extract(health, '$.outbox_depth') FROM stations ORDER BY id"
+            "SELECT id, name, region, status, last_seen, (health ->> 'outbox_depth') FROM stations ORDER BY id"
         ).fetchall()
         by_status = dict.fromkeys(STATUSES, 0)
         info = InfoMetricFamily("forecourt_station", "One series per station: its name and region", labels=["station"])
@@ -89,14 +90,14 @@ class DatabaseCollector(Collector):
             info.add_metric([station], {"name": name or "", "region": region or ""})
             if (when := epoch(last_seen)) is not None:
                 seen.add_metric([station], when)
-            if isinstance(outbox_depth, int | float):
-                depth.add_metric([station], outbox_depth)
+            if (rows_waiting := number(outbox_depth)) is not None:
+                depth.add_metric([station], rows_waiting)
         statuses = GaugeMetricFamily("forecourt_stations", "Stations by their retained status", labels=["status"])
         for status, n in by_status.items():
             statuses.add_metric([status], n)
         yield from (statuses, info, seen, depth)
 
-    def _backlogs(self, conn: sqlite3.Connection) -> Iterator[Metric]:
+    def _backlogs(self, conn: Database) -> Iterator[Metric]:
         gaps, missing = conn.execute("SELECT count(*), coalesce(sum(last_seq - first_seq + 1), 0) FROM seq_gaps").fetchone()
         yield GaugeMetricFamily("forecourt_seq_gaps", "Open sequence gaps (events HQ has not seen, not yet replayed)", value=gaps)
         yield GaugeMetricFamily("forecourt_seq_gap_events", "Events missing in the open sequence gaps", value=missing)
@@ -108,7 +109,7 @@ class DatabaseCollector(Collector):
             value=poison,
         )
 
-    def _alerts(self, conn: sqlite3.Connection) -> Iterator[Metric]:
+    def _alerts(self, conn: Database) -> Iterator[Metric]:
         counts = {(rule, state): 0 for rule in Rule for state in UNRESOLVED}
         for rule, state, n in conn.execute(
             "SELECT rule, state, count(*) FROM alerts WHERE state != 'resolved' GROUP BY rule, state"
@@ -154,11 +155,11 @@ class BuildCollector(Collector):
 class CollectorMetrics:
     """The registry ``/metrics`` serves: :attr:`ingest` is fed by the subscriber, the rest read on scrape."""
 
-    def __init__(self, db_path: str | Path, *, broker: BrokerSys | None = None, ingest: bool = True) -> None:
+    def __init__(self, target: str | Path, *, broker: BrokerSys | None = None, ingest: bool = True) -> None:
         self.registry = CollectorRegistry()
         # Without ingest (an API serving a database another process fills) there are no zeros to mislead.
         self.ingest = IngestMetrics(self.registry) if ingest else None
-        self.registry.register(DatabaseCollector(db_path))
+        self.registry.register(DatabaseCollector(target))
         self.registry.register(BuildCollector())
         if broker is not None:
             self.registry.register(BrokerCollector(broker))

@@ -7,14 +7,13 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
-
 from cloud import alerts as lifecycle
 from cloud import rankings as ranking
 from cloud import rollups
 from cloud.alerts import open_alert_counts
 from cloud.auth import Scope
 from cloud.config import ScoreSettings
+from cloud.database import Database
 from cloud.figures import figures, merge
 from cloud.ingest import event_dict
 from cloud.registry import region_sql
@@ -59,8 +58,8 @@ def restrooms(db: Database, station: str, now: datetime) -> list[dict]:
     since = format_ts(now - RESTROOM_LOOKBACK)
     last = dict(
         db.execute(
-            """SELECT json_extract(payload, '$.restroom'), max(ts) FROM events
-               WHERE station = ? AND kind = 'cleaning' AND ts >= ? AND json_extract(payload, '$.flag') IS NULL
+            """SELECT (payload ->> 'restroom'), max(ts) FROM events
+               WHERE station = ? AND kind = 'cleaning' AND ts >= ? AND (payload ->> 'flag') IS NULL
                GROUP BY 1""",
             [station, since],
         ).fetchall()
@@ -68,8 +67,8 @@ def restrooms(db: Database, station: str, now: datetime) -> list[dict]:
     overdue = {
         subject: state == "open"
         for subject, state, _ in db.execute(
-            """SELECT json_extract(payload, '$.subject'), json_extract(payload, '$.state'), max(ts) FROM events
-               WHERE station = ? AND kind = 'alert' AND ts >= ? AND json_extract(payload, '$.alert') = 'restroom_overdue'
+            """SELECT (payload ->> 'subject'), (payload ->> 'state'), max(ts) FROM events
+               WHERE station = ? AND kind = 'alert' AND ts >= ? AND (payload ->> 'alert') = 'restroom_overdue'
                GROUP BY 1""",
             [station, since],
         )

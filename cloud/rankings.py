@@ -8,10 +8,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlite_utils import Database
-
 from cloud.alerts import open_alert_counts
 from cloud.config import ScoreSettings
+from cloud.database import Database
 from cloud.registry import region_sql
 from cloud.score import Totals, service_score
 from forecourt.errors import ForecourtError

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlite_utils import Database
-
+from cloud.database import Database
 from cloud.store import writing
 from forecourt.errors import ForecourtError
 from forecourt.protocol import check_station_id, format_ts
@@ -104,7 +103,7 @@ def import_stations(db: Database, entries: Iterable[StationEntry], *, now: datet
     """Create or update stations (names, regions, time zones given); live status and counters are kept."""
     rows = [(e.id, e.name, e.region, e.timezone, format_ts(now)) for e in entries]
     with writing(db):
-        db.conn.executemany(
+        db.executemany(
             """INSERT INTO stations (id, name, region, timezone, auto_registered, registered_at) VALUES (?, ?, ?, ?, 0, ?)
                ON CONFLICT(id) DO UPDATE SET name = excluded.name, region = excluded.region,
                timezone = coalesce(excluded.timezone, stations.timezone), auto_registered = 0""",
@@ -115,8 +114,8 @@ def import_stations(db: Database, entries: Iterable[StationEntry], *, now: datet
 
 def auto_register(db: Database, stations: Iterable[str], *, now: datetime) -> None:
     """Register unknown publishers, marked as such (call inside the ingest transaction)."""
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO stations (id, name, auto_registered, registered_at) VALUES (?, ?, 1, ?)",
+    db.executemany(
+        "INSERT INTO stations (id, name, auto_registered, registered_at) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING",
         [(station, station, format_ts(now)) for station in stations],
     )
 

@@ -12,14 +12,12 @@ set aside in ``poison_hours`` with the error and logged; the rest of the queue i
 
 import json
 import logging
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlite_utils import Database
-
 from cloud.config import GoalSettings
+from cloud.database import Database, database_fault
 from cloud.events import stored_events
 from cloud.figures import clip, empty_row, figures, hour_row, intersect, measure, merge, shift, timeline
 from cloud.registry import region_sql
@@ -68,11 +66,11 @@ def running_intervals(db: Database, station: str, start: datetime, end: datetime
     the one that covers the end of this one.
     """
     rows = db.execute(
-        "SELECT ts, json_extract(payload, '$.uptime_s') FROM health WHERE station = ? AND ts >= ? AND ts < ?",
+        "SELECT ts, (payload ->> 'uptime_s') FROM health WHERE station = ? AND ts >= ? AND ts < ?",
         [station, format_ts(start), format_ts(end + RUNNING_LOOKAHEAD)],
     )
     return clip(
-        [(parse_ts(ts) - timedelta(seconds=up), parse_ts(ts)) for ts, up in rows if up is not None], start, end
+        [(parse_ts(ts) - timedelta(seconds=float(up)), parse_ts(ts)) for ts, up in rows if up is not None], start, end
     )
 
 
@@ -109,13 +107,16 @@ def compute_hour(db: Database, station: str, key: str, now: datetime, goals: Goa
                     overdue_by_restroom={name: measure(pieces) for name, pieces in by_restroom.items()})
 
 
+_UPSERT_ROLLUP = (
+    f"INSERT INTO rollups (station, period, bucket, complete, {', '.join(COLUMNS)}) "
+    f"VALUES (?, ?, ?, ?, {', '.join('?' * len(COLUMNS))}) ON CONFLICT (period, bucket, station) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in ("complete", *COLUMNS))
+)
+
+
 def _upsert(db: Database, station: str, period: str, bucket: str, complete: bool, row: dict) -> None:
     values = [json.dumps(row[c]) if c in ROLLUP_JSON else row[c] for c in COLUMNS]
-    db.execute(
-        f"INSERT OR REPLACE INTO rollups (station, period, bucket, complete, {', '.join(COLUMNS)}) "
-        f"VALUES (?, ?, ?, ?, {', '.join('?' * len(COLUMNS))})",
-        [station, period, bucket, int(complete), *values],
-    )
+    db.execute(_UPSERT_ROLLUP, [station, period, bucket, int(complete), *values])
 
 
 def _rows(db: Database, where: str, params: list) -> list[dict]:
@@ -131,8 +132,6 @@ def online_at(db: Database, station: str, when: datetime) -> bool:
     return row is not None and row[0] == "online"
 
 
-# SQLite result codes that blame the database, not the station-hour: the run stops with every mark kept.
-_DATABASE_FAULTS = frozenset({5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 26})  # BUSY LOCKED NOMEM ... FULL NOTADB
 ERROR_CHARS = 1000
 
 
@@ -171,7 +170,7 @@ def roll_up(db: Database, now: datetime, goals: GoalSettings, *, limit: int = 20
                 with writing(db):  # a savepoint inside the run's transaction
                     following = _roll_hour(db, station, key, now, goals)
             except Exception as err:
-                if _database_fault(err):
+                if database_fault(err):
                     raise
                 with writing(db):
                     _set_aside(db, station, key, err, now)
@@ -192,19 +191,10 @@ def _roll_hour(db: Database, station: str, key: str, now: datetime, goals: GoalS
     apply_hour(db, station, key, compute_hour(db, station, key, now, goals), now)
     db.execute("DELETE FROM poison_hours WHERE station = ? AND hour = ?", [station, key])
     if end > now:
-        db.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", [station, key])
+        db.execute("INSERT INTO dirty (station, hour) VALUES (?, ?) ON CONFLICT DO NOTHING", [station, key])
         return None
     db.execute("DELETE FROM dirty WHERE station = ? AND hour = ?", [station, key])
     return (station, format_ts(end)[:13]) if online_at(db, station, end) else None
-
-
-def _database_fault(err: Exception) -> bool:
-    if isinstance(err, MemoryError):
-        return True
-    if not isinstance(err, sqlite3.Error):
-        return False
-    code = getattr(err, "sqlite_errorcode", None)  # None: raised by the sqlite3 module itself (closed, misuse)
-    return code is None or code & 0xFF in _DATABASE_FAULTS
 
 
 def _set_aside(db: Database, station: str, key: str, err: Exception, now: datetime) -> None:
@@ -243,7 +233,7 @@ def mark_all_hours(db: Database, station: str, start: datetime, end: datetime) -
     """Mark every hour of a span dirty (e.g. after importing history)."""
     hour = start.replace(minute=0, second=0, microsecond=0)
     while hour < end:
-        db.execute("INSERT OR IGNORE INTO dirty (station, hour) VALUES (?, ?)", [station, format_ts(hour)[:13]])
+        db.execute("INSERT INTO dirty (station, hour) VALUES (?, ?) ON CONFLICT DO NOTHING", [station, format_ts(hour)[:13]])
         hour += timedelta(hours=1)
 
 

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import cast
 
-from sqlite_utils import Database
-
 from cloud.alerts import NewAlert, open_alerts
 from cloud.config import AlertSettings, FollowupSettings
+from cloud.database import Database
 from cloud.events import stored_event
 from cloud.followup_records import station_calendars
 from cloud.store import writing
@@ -46,7 +45,7 @@ def _latest_edge_alerts(db: Database, name: StationAlert, now: datetime) -> list
     latest: dict[tuple[str, str], Alert] = {}
     for station, payload in db.execute(
         """SELECT station, payload FROM events WHERE kind = 'alert' AND ts >= ?
-           AND json_extract(payload, '$.alert') = ? ORDER BY ts, seq""",
+           AND (payload ->> 'alert') = ? ORDER BY ts, seq""",
         [format_ts(now - EDGE_LOOKBACK), name],
     ):
         event = cast(Alert, stored_event("alert", payload))
@@ -161,9 +160,9 @@ def _mark_cleared(db: Database) -> None:
     ).fetchall():
         row = db.execute(
             """SELECT min(e2.ts) FROM events e1 JOIN events e2 ON e2.station = e1.station AND e2.kind = 'alert'
-               AND e2.ts >= e1.ts AND json_extract(e2.payload, '$.state') = 'cleared'
-               AND json_extract(e2.payload, '$.alert') = json_extract(e1.payload, '$.alert')
-               AND coalesce(json_extract(e2.payload, '$.subject'), '') = coalesce(json_extract(e1.payload, '$.subject'), '')
+               AND e2.ts >= e1.ts AND (e2.payload ->> 'state') = 'cleared'
+               AND (e2.payload ->> 'alert') = (e1.payload ->> 'alert')
+               AND coalesce((e2.payload ->> 'subject'), '') = coalesce((e1.payload ->> 'subject'), '')
                WHERE e1.id = ? AND e1.station = ?""",
             [episode, station],
         ).fetchone()

@@ -12,6 +12,7 @@ import uvicorn
 from cloud.api import create_app
 from cloud.broker_sys import BrokerSys
 from cloud.config import CollectorConfig
+from cloud.database import describe
 from cloud.fleet_link import FleetPublisher
 from cloud.fleet_store import chain_goals
 from cloud.followup_records import run_followups
@@ -46,7 +47,7 @@ class Jobs:
         return hours, opened, run_followups(db, self.config.followups, now).opened
 
     def _loop(self) -> None:
-        db = open_db(self.config.database.path)
+        db = open_db(self.config.database.target)
         while not self._stop.wait(self.config.ingest.rollup_interval_s):
             try:
                 hours, opened, followups = self.run_once(db)
@@ -71,8 +72,8 @@ class CollectorService:
 
     def __init__(self, config: CollectorConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config
-        path = config.database.path
-        open_db(path).conn.close()  # create and migrate before any thread opens it
+        path = config.database.target
+        open_db(path).close()  # create and migrate before any thread opens it
         self.broker_sys = BrokerSys()
         self.metrics = CollectorMetrics(path, broker=self.broker_sys)  # what /metrics serves
         self.subscriber = Subscriber(
@@ -92,8 +93,8 @@ class CollectorService:
     def _ingestor(self) -> Ingestor | ProcessIngestor:
         cap = self.config.ingest.dead_letter_bytes
         if self.config.ingest.worker_process:
-            return ProcessIngestor(self.config.database.path, dead_letter_bytes=cap).start()
-        return Ingestor(open_db(self.config.database.path), dead_letter_bytes=cap)
+            return ProcessIngestor(self.config.database.target, dead_letter_bytes=cap).start()
+        return Ingestor(open_db(self.config.database.target), dead_letter_bytes=cap)
 
     @property
     def url(self) -> str:
@@ -111,7 +112,7 @@ class CollectorService:
                 self.stop()
                 raise BrokerError(f"the API did not start on {self.config.http.listen}")
             time.sleep(0.01)
-        log.info("collector: database %s, API on %s", self.config.database.path, self.url)
+        log.info("collector: database %s, API on %s", describe(self.config.database.target), self.url)
         return self
 
     def stop(self) -> None:

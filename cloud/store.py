@@ -1,22 +1,20 @@
-"""The collector's SQLite database: opening it (WAL) and its schema as an ordered migrations registry.
+"""The collector's database: opening it (SQLite file or PostgreSQL URL, cloud/database.py) and its schema
+as an ordered migrations registry, written once in the DDL both engines take (``Dialect.ddl``).
 
 Times are stored as protocol timestamps (``2026-11-23T11:34:00.123Z``), which sort as text, so a
 bucket is a prefix: hour ``ts[:13]``, day ``ts[:10]``, month ``ts[:7]``.
 """
 
 import contextlib
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
+from cloud.database import Database, connect
+from cloud.migrations import Migrations
 from forecourt.protocol import format_ts
 
 migrations = Migrations("forecourt-collector")
-CACHE_KIB = 64 * 1024
 
 # Additive figures of one station over one bucket; see cloud/rollups.py for how each is computed.
 ROLLUP_SUMS = (
@@ -37,7 +35,7 @@ ROLLUP_JSON = ROLLUP_COUNTERS + ROLLUP_KEYED_MAXES  # stored as JSON objects
 def _execute_each(db: Database, script: str) -> None:
     # One statement at a time: executescript() would COMMIT and break the migration's transaction.
     for statement in filter(str.strip, script.split(";")):
-        db.execute(statement)
+        db.execute(db.dialect.ddl(statement))
 
 
 @migrations()
@@ -48,17 +46,17 @@ def m001_core(db: Database) -> None:
             auto_registered INTEGER NOT NULL DEFAULT 0, registered_at TEXT,
             status TEXT NOT NULL DEFAULT 'unknown', status_at TEXT, last_seen TEXT, version TEXT,
             config_hash TEXT, started_at TEXT, last_seq INTEGER, duplicates INTEGER NOT NULL DEFAULT 0,
-            health TEXT, health_at TEXT
+            health JSON, health_at TEXT
         );
         CREATE INDEX stations_region ON stations(region);
         CREATE TABLE events (
             id TEXT PRIMARY KEY, station TEXT NOT NULL, kind TEXT NOT NULL, ts TEXT NOT NULL,
-            seq INTEGER NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL
+            seq INTEGER NOT NULL, received_at TEXT NOT NULL, payload JSON NOT NULL
         );
         CREATE INDEX events_station_kind_ts ON events(station, kind, ts);
         CREATE INDEX events_station_ts ON events(station, ts);
         CREATE TABLE health (
-            id TEXT PRIMARY KEY, station TEXT NOT NULL, ts TEXT NOT NULL, camera_fps REAL, payload TEXT NOT NULL
+            id TEXT PRIMARY KEY, station TEXT NOT NULL, ts TEXT NOT NULL, camera_fps REAL, payload JSON NOT NULL
         );
         CREATE INDEX health_station_ts ON health(station, ts);
         CREATE TABLE status_log (
@@ -92,19 +90,26 @@ def m001_core(db: Database) -> None:
     sums = ", ".join(f"{name} REAL NOT NULL DEFAULT 0" for name in ROLLUP_SUMS + ROLLUP_MAXES)
     # The JSON columns of this first version; later ones are added by their own migrations (m006).
     blobs = ", ".join(f"{name} TEXT NOT NULL DEFAULT '{{}}'" for name in ("greet_hist", "dwell_hist", "excluded"))
-    db.execute(
+    db.execute(db.dialect.ddl(
         f"""CREATE TABLE rollups (
             station TEXT NOT NULL, period TEXT NOT NULL, bucket TEXT NOT NULL, complete INTEGER NOT NULL DEFAULT 0,
             {sums}, {blobs}, PRIMARY KEY (station, period, bucket)
         ) WITHOUT ROWID"""
-    )
+    ))
     db.execute("CREATE INDEX rollups_period_bucket ON rollups(period, bucket)")
 
 
 @migrations()
 def m002_rollups_by_bucket(db: Database) -> None:
     """Rows of one period and bucket stored together, so a chain-wide ranking reads one contiguous range
-    (30,000 month rows) instead of seeking each station's row; per-station reads use an index."""
+    (30,000 month rows) instead of seeking each station's row; per-station reads use an index.
+
+    PostgreSQL keeps rows in arrival order whatever the key, so there only the key changes."""
+    if db.dialect.name == "postgresql":
+        db.execute("ALTER TABLE rollups DROP CONSTRAINT rollups_pkey, ADD PRIMARY KEY (period, bucket, station)")
+        db.execute("DROP INDEX rollups_period_bucket")
+        db.execute("CREATE INDEX rollups_station ON rollups(station, period, bucket)")
+        return
     columns = ", ".join(r[1] for r in db.execute("PRAGMA table_info(rollups)"))
     create = db.execute("SELECT sql FROM sqlite_master WHERE name = 'rollups'").fetchone()[0]
     db.execute("DROP INDEX rollups_period_bucket")
@@ -126,12 +131,12 @@ def m003_alert_events_index(db: Database) -> None:
 def m004_poison_hours(db: Database) -> None:
     """Station-hours whose recomputation raised, set aside with the error so the rest of the dirty queue
     proceeds (cloud/rollups.py). A new dirty mark for one retries it; a success removes it."""
-    db.execute(
+    db.execute(db.dialect.ddl(
         """CREATE TABLE poison_hours (
             station TEXT NOT NULL, hour TEXT NOT NULL, error TEXT NOT NULL, failed_at TEXT NOT NULL,
             attempts INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (station, hour)
         ) WITHOUT ROWID"""
-    )
+    ))
 
 
 @migrations()
@@ -174,12 +179,13 @@ def m006_reasons_and_restrooms(db: Database) -> None:
     """Ratings per reason and figures per restroom in every rollup row (cloud/figures.py). Past hours that
     may hold such figures are marked dirty, so the rollup job fills the new columns in for them too."""
     for name in ("reasons", "restroom_cleanings", "restroom_flagged", "restroom_overdue_s", "restroom_longest_gap_s"):
-        db.execute(f"ALTER TABLE rollups ADD COLUMN {name} TEXT NOT NULL DEFAULT '{{}}'")
+        db.execute(db.dialect.ddl(f"ALTER TABLE rollups ADD COLUMN {name} TEXT NOT NULL DEFAULT '{{}}'"))
     # Hours with ratings, check-ins or overdue time (which runs through hours without events) are the
     # ones the new columns can differ in.
     db.execute(
-        """INSERT OR IGNORE INTO dirty (station, hour) SELECT station, bucket FROM rollups
-           WHERE period = 'hour' AND (ratings_n > 0 OR cleanings > 0 OR flagged > 0 OR overdue_s > 0)"""
+        """INSERT INTO dirty (station, hour) SELECT station, bucket FROM rollups
+           WHERE period = 'hour' AND (ratings_n > 0 OR cleanings > 0 OR flagged > 0 OR overdue_s > 0)
+           ON CONFLICT DO NOTHING"""
     )
 
 
@@ -187,7 +193,7 @@ def m006_reasons_and_restrooms(db: Database) -> None:
 def m007_followup_rating_flags(db: Database) -> None:
     """A follow-up lists a doubtful bad rating too (two buttons at once: the edge's ``flag``), with its flag,
     so whoever follows it up can weigh it instead of the collector silently dropping it."""
-    db.execute("ALTER TABLE followup_ratings ADD COLUMN flag TEXT")
+    db.execute(db.dialect.ddl("ALTER TABLE followup_ratings ADD COLUMN flag TEXT"))
 
 
 @migrations()
@@ -195,10 +201,11 @@ def m008_filtered_presses(db: Database) -> None:
     """Kiosk presses that are not ratings (a burst, a held or stuck key: the ``filtered_presses`` events) per
     reason, and doubtful ratings per flag, in every rollup row; hours that hold such events are redone."""
     for name in ("filtered_presses", "rating_flags"):
-        db.execute(f"ALTER TABLE rollups ADD COLUMN {name} TEXT NOT NULL DEFAULT '{{}}'")
+        db.execute(db.dialect.ddl(f"ALTER TABLE rollups ADD COLUMN {name} TEXT NOT NULL DEFAULT '{{}}'"))
     db.execute(
-        """INSERT OR IGNORE INTO dirty (station, hour) SELECT DISTINCT station, substr(ts, 1, 13) FROM events
-           WHERE kind = 'filtered_presses' OR (kind = 'rating' AND json_extract(payload, '$.flag') IS NOT NULL)"""
+        """INSERT INTO dirty (station, hour) SELECT DISTINCT station, substr(ts, 1, 13) FROM events
+           WHERE kind = 'filtered_presses' OR (kind = 'rating' AND payload ->> 'flag' IS NOT NULL)
+           ON CONFLICT DO NOTHING"""
     )
 
 
@@ -222,7 +229,7 @@ def m009_fleet_config(db: Database) -> None:
             received_at TEXT NOT NULL
         ) WITHOUT ROWID;
         CREATE TABLE fleet_audit (
-            id INTEGER PRIMARY KEY, change INTEGER NOT NULL, at TEXT NOT NULL, user TEXT NOT NULL, layer TEXT NOT NULL,
+            id INTEGER PRIMARY KEY, change INTEGER NOT NULL, at TEXT NOT NULL, "user" TEXT NOT NULL, layer TEXT NOT NULL,
             key TEXT NOT NULL, old TEXT, new TEXT, note TEXT NOT NULL DEFAULT ''
         );
         CREATE INDEX fleet_audit_layer ON fleet_audit(layer, id)
@@ -230,44 +237,16 @@ def m009_fleet_config(db: Database) -> None:
     _execute_each(db, script)
 
 
-def open_db(path: str | Path, *, tracer: Callable[[str, object], None] | None = None) -> Database:
-    """The database at ``path`` (created, migrated), in WAL mode so the API reads while ingest writes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # check_same_thread=False: FastAPI may finish a request on another worker thread than it began.
-    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
-    db = Database(conn, tracer=tracer)
-    db.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL loses at most the last commits on power loss, never corrupts; the broker redelivers
-    # anything not acknowledged, and we acknowledge only after commit.
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA busy_timeout=30000")
-    # Rollups and rankings read many rows scattered over a large file; SQLite's default 2 MB page
-    # cache made each station's month roll-up cost ~10 ms in file reads.
-    db.execute(f"PRAGMA cache_size={-CACHE_KIB}")
+def open_db(target: str | Path, *, tracer: Callable[[str, object], None] | None = None) -> Database:
+    """The database at ``target`` (a SQLite file path or a ``postgresql://`` URL), created and migrated."""
+    db = connect(target, tracer=tracer)
     migrations.apply(db)
     return db
 
 
-@contextlib.contextmanager
-def writing(db: Database) -> Iterator[Database]:
-    """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
-
-    Ingest, the rollup job and the API write from different connections. A deferred transaction that
-    reads and then writes fails at once with SQLITE_BUSY when another connection committed in between
-    (the busy timeout does not apply to that case); taking the lock first makes writers simply queue.
-    """
-    if db.conn.in_transaction:
-        with db.atomic():  # nested: a savepoint inside the caller's transaction
-            yield db
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.conn.rollback()
-        raise
-    db.conn.execute("COMMIT")
+def writing(db: Database) -> contextlib.AbstractContextManager[None]:
+    """A write transaction (nested: a savepoint); on SQLite it takes the write lock up front, so writers queue."""
+    return db.transaction()
 
 
 def utc_now() -> datetime:

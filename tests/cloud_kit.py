@@ -79,7 +79,7 @@ def start_collector(
     broker: Mosquitto, db_path: Path, client_id: str = "collector-test", share_group: str = "forecourt",
     username: str = "collector",
 ) -> Subscriber:
-    open_db(db_path).conn.close()  # migrate before threads race to (the service does the same)
+    open_db(db_path).close()  # migrate before threads race to (the service does the same)
     subscriber = Subscriber(
         collector_settings(broker, client_id, share_group=share_group, username=username), IngestSettings(batch_wait_ms=5),
         lambda: Ingestor(open_db(db_path)),

@@ -224,7 +224,6 @@ def test_poison_hours_are_listed_within_scope(api, tmp_path):
     db.execute("INSERT INTO events (id, station, kind, ts, seq, received_at, payload) VALUES (?,?,?,?,?,?,?)",
                ["broken-01", "york-01", "rating", "2026-11-06T10:40:00.000Z", 9, "2026-11-06T10:40:00.000Z", "{"])
     db.execute("INSERT INTO dirty (station, hour) VALUES ('york-01', '2026-11-06T10')")
-    db.conn.commit()
     run_rollups(db, NOW, CollectorConfig().goals)
     db.close()
 

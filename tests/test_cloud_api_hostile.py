@@ -53,7 +53,7 @@ def server(tmp_path_factory):
     run_rollups(db, NOW, CollectorConfig().goals)
     run_rules(db, CollectorConfig().alerts, NOW)
     tokens = {role: add_user(db, role.replace(":", "-"), role) for role in ("hq", "region:east", "station:oslo-sentrum")}
-    db.conn.close()
+    db.close()
     app = create_app(path, clock=lambda: NOW, dashboard=True)
     port = free_port()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

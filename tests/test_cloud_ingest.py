@@ -34,11 +34,11 @@ def test_events_stored_once_duplicates_counted_gaps_exposed_and_filled(broker, t
         assert db.execute("SELECT id, station, kind, seq FROM events ORDER BY seq").fetchall() == [
             (events[s].id, "a", "rating", s) for s in (1, 2, 3, 4, 5, 7, 8, 9, 10)
         ]
-        assert list(db["seq_gaps"].rows_where(select="station, first_seq, last_seq")) == [
+        assert list(db.query("SELECT station, first_seq, last_seq FROM seq_gaps")) == [
             {"station": "a", "first_seq": 6, "last_seq": 6}
         ]
-        row = next(db["stations"].rows_where(
-            "id = 'a'", select="status, version, config_hash, auto_registered, last_seq, duplicates, health_at"))
+        row = next(db.query(
+            "SELECT status, version, config_hash, auto_registered, last_seq, duplicates, health_at FROM stations WHERE id = 'a'"))
         assert row == {"status": "online", "version": "2.1", "config_hash": "cfg1", "auto_registered": 1,
                        "last_seq": 10, "duplicates": 1, "health_at": health("a", NOW).ts}
         stored = json.loads(db.execute("SELECT payload FROM events WHERE seq = 4").fetchone()[0])

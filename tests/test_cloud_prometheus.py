@@ -134,7 +134,7 @@ def collector(broker, tmp_path):
     import_stations(db, [StationEntry("a", "Alpha Vei", "north/oslo", None), StationEntry("b", "Bravo", "south", None)],
                     now=datetime.now(UTC))
     tokens = {"hq": add_user(db, "prometheus", "hq"), "region": add_user(db, "nora", "region:north")}
-    db.conn.close()
+    db.close()
     service = CollectorService(config).start()
     try:
         yield service, port, tokens
@@ -249,7 +249,7 @@ def test_every_series_the_dashboard_and_the_docs_name_exists(tmp_path):
     with writing(db):
         db.execute("""INSERT INTO stations (id, name, region, last_seen, health)
                       VALUES ('a', 'A', 'x', '2026-12-03T09:00:00.000Z', '{"outbox_depth": 3}')""")
-    db.conn.close()
+    db.close()
     sys_figures = BrokerSys()
     for suffix in FIGURES:
         sys_figures.update(f"$SYS/broker/{suffix}", b"1")

@@ -114,12 +114,12 @@ def test_the_migration_adds_poison_hours_to_an_existing_database(tmp_path):
     old.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_poison_hours'")
     old.close()
     db = open_db(path)
-    assert db["poison_hours"].columns_dict == {"station": str, "hour": str, "error": str, "failed_at": str,
-                                               "attempts": int}
+    assert db.utils["poison_hours"].columns_dict == {"station": str, "hour": str, "error": str, "failed_at": str,
+                                                     "attempts": int}
 
 
 def test_bad_data_is_the_hours_fault_and_a_busy_database_is_not(tmp_path):
-    from cloud.rollups import _database_fault
+    from cloud.database import database_fault as _database_fault
 
     conn = sqlite3.connect(tmp_path / "probe.db")
     with pytest.raises(sqlite3.OperationalError) as malformed:

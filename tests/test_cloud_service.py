@@ -75,7 +75,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_the_api_serves(broker
     db = open_db(db_path)
     token = add_user(db, "hq-user", "hq")
     manager = add_user(db, "manager-b", "station:b")
-    db.conn.close()
+    db.close()
     log = tmp_path / "collector.log"
     process = _start(config, port, log)
     station = connect(broker, "a")

@@ -163,8 +163,8 @@ def test_region_scope_is_a_path_prefix_not_a_string_prefix(tmp_path):
     assert role.sees_station("x", "north_1/leeds") and not role.sees_station("x", "north_10/leeds")
     assert not role.sees_station("x", "northx1")
     db = open_db(tmp_path / "c.db")
-    db["stations"].insert_all([{"id": s, "region": r} for s, r in
-                               (("a", "north_1"), ("b", "north_1/leeds"), ("c", "northx1/leeds"), ("d", "north_10"))])
+    db.executemany("INSERT INTO stations (id, region) VALUES (?, ?)",
+                   (("a", "north_1"), ("b", "north_1/leeds"), ("c", "northx1/leeds"), ("d", "north_10")))
     where, params = region_sql("region", "north_1")
     assert [r[0] for r in db.execute(f"SELECT id FROM stations WHERE {where} ORDER BY id", params)] == ["a", "b"]
 
@@ -173,7 +173,7 @@ def test_region_sql_selects_exactly_what_in_region_says(tmp_path):
     """SQL and Python agree on every pair, case and wildcard characters included (LIKE would not)."""
     regions = ["east", "East", "East/oslo", "east/oslo", "eastern", "ea%t", "ea_t/x", "e", "", "east/oslo/x", "EAST"]
     db = open_db(tmp_path / "c.db")
-    db["stations"].insert_all([{"id": f"s{i}", "region": r} for i, r in enumerate(regions)])
+    db.executemany("INSERT INTO stations (id, region) VALUES (?, ?)", [(f"s{i}", r) for i, r in enumerate(regions)])
     for path in ["east", "East", "ea%t", "ea_t", "east/oslo", "e", "EAST", "ast"]:
         where, params = region_sql("region", path)
         got = {r[0] for r in db.execute(f"SELECT region FROM stations WHERE {where}", params)}
@@ -242,7 +242,7 @@ def test_concurrent_writers_queue_instead_of_failing(tmp_path):
     from tests.cloud_kit import incoming, rating
 
     path = tmp_path / "c.db"
-    open_db(path).conn.close()
+    open_db(path).close()
     now = datetime(2026, 11, 6, 12, tzinfo=UTC)
     errors: list[BaseException] = []
     done = threading.Event()

@@ -330,7 +330,7 @@ def cleared_and_active(demo):
         open_alerts(db, found, AlertSettings())
         db.execute("UPDATE alerts SET cleared_at = ? WHERE episode = 'browser-gents'", [format_ts(now - timedelta(hours=15))])
     ids = dict(db.execute("SELECT subject, id FROM alerts WHERE episode LIKE 'browser-%'").fetchall())
-    db.conn.close()
+    db.close()
     return ids
 
 

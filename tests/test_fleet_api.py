@@ -24,7 +24,7 @@ def api(tmp_path):
     tokens = {name: add_user(db, name, role) for name, role in ROLES.items()}
     client = TestClient(create_app(tmp_path / "collector.db", clock=lambda: NOW, dashboard=False))
     yield client, tokens, db
-    db.conn.close()
+    db.close()
 
 
 def call(client, token, method, path, **kwargs):

@@ -13,7 +13,7 @@ def database(tmp_path):
     path = tmp_path / "hq.db"
     db = open_db(path)
     import_stations(db, [StationEntry("oslo-1", "Oslo", "north/oslo"), StationEntry("york-1", "York", "south")], now=utc_now())
-    db.conn.close()
+    db.close()
     return str(path)
 
 

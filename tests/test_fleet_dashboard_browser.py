@@ -43,7 +43,7 @@ def hq(tmp_path_factory):
     applied(db, "york-1", "rejected", [SettingError(
         path="restrooms.interval_min", message="restrooms.ladies.catch_up_min: 90 would flag every cleaning on time")])
     tokens = {"hq": add_user(db, "hq-user", "hq"), "south": add_user(db, "south-manager", "region:south")}
-    db.conn.close()
+    db.close()
     with serving(create_app(path, clock=lambda: NOW)) as port:
         yield f"http://127.0.0.1:{port}/", tokens
 

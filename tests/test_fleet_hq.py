@@ -52,7 +52,7 @@ def db(tmp_path):
         StationEntry("oslo-1", "Oslo 1", "south"),
     ], now=NOW)
     yield database
-    database.conn.close()
+    database.close()
 
 
 @pytest.mark.parametrize(("text", "parsed"), [

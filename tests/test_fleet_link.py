@@ -70,4 +70,4 @@ def test_documents_reach_the_broker_retained_and_states_come_back(broker, tmp_pa
     finally:
         fleet.stop()
         collector.stop()
-        db.conn.close()
+        db.close()

@@ -70,7 +70,7 @@ def hq(tmp_path):
     db = open_db(tmp_path / "hq.db")
     import_stations(db, [StationEntry(s, s.upper(), REGIONS[s]) for s in STATIONS], now=utc_now())
     yield db
-    db.conn.close()
+    db.close()
 
 
 @pytest.fixture

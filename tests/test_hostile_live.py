@@ -164,7 +164,7 @@ def test_10000_mixed_messages_each_get_their_verdict_and_nothing_else_breaks(tmp
     db_path, port = tmp_path / "collector.db", free_port()
     db = open_db(db_path)
     token = add_user(db, "hq-walker", "hq")
-    db.conn.close()
+    db.close()
     now = utc_now()
     sent = hc.corpus(STATIONS, now=now, per_station=PER_STATION)
     assert len(sent) >= 10_000
@@ -247,7 +247,7 @@ def _check_books(db_path: Path, sent: list[hc.Sent], pubacks: list[str], expecte
                    if family[(t, bytes(p))].expect not in reason or station != family[(t, bytes(p))].station
                    or size != len(family[(t, bytes(p))].payload)]
     assert unexplained == [], unexplained[:20]
-    db.conn.close()
+    db.close()
 
 
 def _report(sent: list[hc.Sent], tally: dict, refused: int) -> None:
@@ -313,7 +313,7 @@ def _check_rollups(db_path: Path, now) -> None:
     low, high = db.execute("SELECT min(bucket), max(bucket) FROM rollups WHERE period = 'hour'").fetchone()
     assert window[0][:13] <= low and high <= window[1][:13]
     print(f"rollups: {run.computed} station-hours computed, {run.poisoned} poisoned; buckets {low} .. {high}")
-    db.conn.close()
+    db.close()
 
 
 def _check_api_walk(port: int, token: str) -> None:

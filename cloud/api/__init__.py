@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
 from cloud.config import CollectorConfig
+from cloud.database import pool
 from cloud.store import open_db, utc_now
 
 API_PREFIX = "/api/v1"
@@ -43,8 +44,8 @@ def create_app(
     from cloud.api.security import SecurityHeaders
 
     config = source if isinstance(source, CollectorConfig) else CollectorConfig()
-    db_path = Path(config.database.path if isinstance(source, CollectorConfig) else source)
-    open_db(db_path).conn.close()  # create and migrate once, before the first request
+    target = config.database.target if isinstance(source, CollectorConfig) else source
+    open_db(target).close()  # create and migrate once, before the first request
     app = FastAPI(
         title="Forecourt HQ API",
         version="1",
@@ -59,13 +60,14 @@ def create_app(
     def openapi(user: CurrentUser) -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    app.state.db_path = str(db_path)
+    app.state.connections = pool(target, size=config.database.pool_size)
+    app.router.on_shutdown.append(app.state.connections.close)
     app.state.clock = clock
     app.state.config = config
     if prometheus is None:
         from cloud.prometheus import CollectorMetrics
 
-        prometheus = CollectorMetrics(db_path, ingest=False).registry
+        prometheus = CollectorMetrics(target, ingest=False).registry
     app.state.prometheus = prometheus
     app.include_router(scrape.router)
     for module in (stations, metrics, rankings, alerts, followups, exports, fleet_config):

@@ -1,16 +1,15 @@
 """Typed dependencies shared by the routers: the database, the caller, the clock, the config."""
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlite_utils import Database
 
 from cloud.auth import Scope, User, authenticate
 from cloud.config import CollectorConfig
+from cloud.database import Database
 from cloud.registry import normalise_region
 from forecourt.protocol import STATION_ID, format_ts
 
@@ -18,13 +17,9 @@ _bearer = HTTPBearer(auto_error=False, description="A token from `forecourt user
 
 
 def get_db(request: Request) -> Iterator[Database]:
-    """One connection per request; WAL lets it read while the ingest thread writes."""
-    conn = sqlite3.connect(request.app.state.db_path, timeout=30, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout=30000")
-    try:
-        yield Database(conn)
-    finally:
-        conn.close()
+    """One connection per request, from the app's pool (SQLite: a new one; WAL lets it read while ingest writes)."""
+    with request.app.state.connections.connection() as db:
+        yield db
 
 
 DbDep = Annotated[Database, Depends(get_db)]

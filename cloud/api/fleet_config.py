@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlite_utils import Database
 
 from cloud import fleet_store as store
 from cloud.api.deps import (
@@ -26,6 +25,7 @@ from cloud.api.deps import (
     shown,
 )
 from cloud.auth import User
+from cloud.database import Database
 from cloud.fleet_config import FleetError, Layer, parse_layer
 from cloud.fleet_rollout import rollout
 from cloud.registry import in_region

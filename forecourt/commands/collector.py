@@ -9,7 +9,7 @@ import argparse
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="collector TOML file, e.g. examples/collector.toml")
     parser.add_argument("--broker", help="broker URL, e.g. mqtt://127.0.0.1:1883")
-    parser.add_argument("--database", help="SQLite database file")
+    parser.add_argument("--database", help="SQLite database file or postgresql:// URL (env FORECOURT_DATABASE)")
     parser.add_argument("--listen", help="HOST:PORT for the API and dashboard")
 
 

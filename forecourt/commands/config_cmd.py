@@ -48,7 +48,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         child.add_argument("--by", default=None, help="who makes the change, for the audit trail (default: your login name)")
     for child in (change, unset, show, status, history, back):
         child.add_argument("--config", default=None, help="collector TOML (for the database path)")
-        child.add_argument("--database", default=None, help="SQLite database file (overrides the config)")
+        child.add_argument("--database", default=None, help="SQLite database file or postgresql:// URL (overrides the config)")
 
 
 def _layer(args: argparse.Namespace):
@@ -156,5 +156,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"forecourt config: {err}", file=sys.stderr)
         return 2
     finally:
-        db.conn.close()
+        db.close()
     return 0

@@ -16,7 +16,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     listing = sub.add_parser("list", help="list registered stations")
     for child in (imp, listing):
         child.add_argument("--config", default=None, help="collector TOML (for the database path)")
-        child.add_argument("--database", default=None, help="SQLite database file (overrides the config)")
+        child.add_argument("--database", default=None, help="SQLite database file or postgresql:// URL (overrides the config)")
 
 
 def run(args: argparse.Namespace) -> int:

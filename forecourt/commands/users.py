@@ -22,14 +22,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     listing = sub.add_parser("list", help="list users and roles")
     for child in (add, rotate, remove, listing):
         child.add_argument("--config", default=None, help="collector TOML (for the database path)")
-        child.add_argument("--database", default=None, help="SQLite database file (overrides the config)")
+        child.add_argument("--database", default=None, help="SQLite database file or postgresql:// URL (overrides the config)")
 
 
 def database_path(args: argparse.Namespace):
     from cloud.config import CollectorConfig, load_collector_config
 
     if args.config:
-        return load_collector_config(args.config, database=args.database).database.path
+        return load_collector_config(args.config, database=args.database).database.target
     if args.database:
         return args.database
     import os
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"forecourt users: {err}", file=sys.stderr)
         return 2
     finally:
-        db.conn.close()
+        db.close()
     print(token)
     print(note, file=sys.stderr)
     return 0
