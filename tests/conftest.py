@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Mosquitto per test on a free loopback port, with the shipped ACL."""
+"""Shared fixtures: a real Mosquitto per test on a free loopback port, with the shipped ACL; a real PostgreSQL
+per session with a fresh database per test."""
 
 import shutil
 
@@ -6,6 +7,7 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
+from forecourt import pgserver
 from forecourt.broker import INSTALL_HINT, Mosquitto
 
 # "observer" is a second collector-class user for tests that watch the broker beside a collector: the broker
@@ -23,6 +25,25 @@ def broker(tmp_path):
         pytest.fail(f"mosquitto is not installed; {INSTALL_HINT}", pytrace=False)
     with Mosquitto(tmp_path / "broker", users=STATION_USERS, collectors=COLLECTORS) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A running throwaway PostgreSQL (fsync off) for the whole session, on a free loopback port."""
+    try:
+        server = pgserver.PostgresServer(durable=False)
+    except pgserver.PostgresError as err:
+        pytest.fail(str(err), pytrace=False)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """The URL of a new, empty database on ``postgres_server``, dropped after the test."""
+    name = pgserver.database_name(request.node.name)
+    yield postgres_server.create_database(name)
+    postgres_server.drop_database(name)
 
 
 @pytest.fixture
