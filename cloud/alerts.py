@@ -86,7 +86,7 @@ def _edge_rules() -> tuple[str, ...]:
 
 
 def list_alerts(
-    db: Database, *, now: datetime, where: str = "1", params: list | None = None, state: str | None = None,
+    db: Database, *, now: datetime, where: str = "1 = 1", params: list | None = None, state: str | None = None,
     station: str | None = None, overdue: bool | None = None, condition: str | None = None, limit: int = 1000,
 ) -> list[dict]:
     """Alerts joined to their station, newest first; ``where`` is a scope fragment over ``stations s``.

@@ -250,7 +250,7 @@ def history(
         params.append(change)
     rows = db.execute(
         f"""SELECT id, change, at, user, layer, key, old, new, note FROM fleet_audit
-            WHERE {' AND '.join(clauses) or '1'} ORDER BY id DESC LIMIT ?""",
+            WHERE {' AND '.join(clauses) or '1 = 1'} ORDER BY id DESC LIMIT ?""",
         [*params, limit],
     )
     return [

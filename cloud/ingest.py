@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from cloud.acks import AckBook
 from cloud.database import Database
 from cloud.fleet_store import record_state
-from cloud.registry import auto_register
+from cloud.registry import auto_register, lock_stations
 from cloud.rollups import RUNNING_LOOKAHEAD
 from cloud.store import writing
 from forecourt.errors import ProtocolError
@@ -142,6 +142,7 @@ class Ingestor:
             parse_topic(m.topic).station for m, p in items if isinstance(p, Status | Health)
         }
         auto_register(self.db, sorted(stations), now=now)
+        lock_stations(self.db, sorted(stations))  # other collectors' batches for these stations wait for our commit
         for message, parsed in items:
             if parsed is None:
                 report.ignored += 1

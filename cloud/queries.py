@@ -37,7 +37,7 @@ def scope_sql(scope: Scope, *, id_column: str = "s.id", region_column: str = "s.
     if scope.station is not None:
         clauses.append(f"{id_column} = ?")
         params.append(scope.station)
-    return " AND ".join(clauses) or "1", params
+    return " AND ".join(clauses) or "1 = 1", params
 
 
 def station_rows(db: Database, scope: Scope) -> list[dict]:

@@ -86,7 +86,7 @@ def _totals(db: Database, period: Period, station_where: str, params: list) -> d
 
 def rankings(
     db: Database, period: Period, now: datetime, settings: ScoreSettings, *, region: str | None = None,
-    scope: tuple[str, list] = ("1", []),
+    scope: tuple[str, list] = ("1 = 1", []),
 ) -> list[dict]:
     where, args = region_sql("region", region or "")
     station_where, params = f"{scope[0]} AND {where}", [*scope[1], *args]

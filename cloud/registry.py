@@ -9,7 +9,7 @@ Stations that publish before anyone registered them are added automatically with
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,7 +60,7 @@ def region_sql(column: str, path: str) -> tuple[str, list]:
     by whole segments and case-sensitively (``=`` and ``substr`` compare bytes; ``LIKE`` would fold ASCII
     case, so a ``region:east`` token would see ``East/...``, and take ``%``/``_`` in a path as wildcards)."""
     if not path:
-        return "1", []
+        return "1 = 1", []
     return f"({column} = ? OR substr({column}, 1, ?) = ?)", [path, len(path) + 1, path + "/"]
 
 
@@ -118,6 +118,19 @@ def auto_register(db: Database, stations: Iterable[str], *, now: datetime) -> No
         "INSERT INTO stations (id, name, auto_registered, registered_at) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING",
         [(station, station, format_ts(now)) for station in stations],
     )
+
+
+def lock_stations(db: Database, stations: Sequence[str]) -> None:
+    """Lock these stations' rows for the rest of the transaction, in id order (call inside it).
+
+    On PostgreSQL several collectors write at once; whoever holds a station's row is the only one
+    updating its sequence bookkeeping, counters and rollup marks, and taking the rows in one fixed
+    order means two batches never wait on each other in a cycle. SQLite's write lock already
+    serialises every writer, so there this is nothing."""
+    if not db.dialect.lock_rows or not stations:
+        return
+    ids = sorted(set(stations))
+    db.execute(f"SELECT id FROM stations WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY id{db.dialect.lock_rows}", ids).fetchall()
 
 
 def all_regions(db: Database) -> list[str]:

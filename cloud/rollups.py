@@ -149,40 +149,60 @@ def run_rollups(db: Database, now: datetime, goals: GoalSettings, *, limit: int 
 def roll_up(db: Database, now: datetime, goals: GoalSettings, *, limit: int = 20_000) -> RollupRun:
     """Recompute the dirty station-hours and fold each change into its day and month.
 
-    One write transaction (BEGIN IMMEDIATE: ingest queues meanwhile, so no mark can be added between
-    reading an hour's data and deleting its mark), and in it one savepoint per hour: an hour's result
-    and the deletion of its mark commit together or not at all. An hour whose computation raises is
-    rolled back to its savepoint, set aside in ``poison_hours`` with the error (its mark deleted, in
-    the same savepoint) and logged, and the rest proceeds; a later mark for it tries again. A fault of
-    the database itself (locked, I/O, full) ends the run with every mark still in place.
+    One write transaction per station, holding the station's row (:func:`take_station`): ingest of that
+    station waits meanwhile, so no mark can be added between reading an hour's data and deleting its
+    mark, and two collectors never fold into the same day row at once. In it one savepoint per hour: an
+    hour's result and the deletion of its mark commit together or not at all. An hour whose computation
+    raises is rolled back to its savepoint, set aside in ``poison_hours`` with the error (its mark
+    deleted, in the same savepoint) and logged, and the rest proceeds; a later mark for it tries again.
+    A fault of the database itself (locked, I/O, full) ends the run with every mark still in place.
 
     Hours that are not over yet stay marked, because their online time keeps growing; a finished hour at
     whose end the station was online hands the mark on to the next hour, so an online station that
     sends nothing for hours still gets its online time counted.
     """
     computed = poisoned = 0
-    with writing(db):
-        taken = [tuple(r) for r in db.execute("SELECT station, hour FROM dirty ORDER BY hour LIMIT ?", [limit])]
-        work, seen = list(taken), set(taken)
-        while work:
-            station, key = work.pop()
-            try:
-                with writing(db):  # a savepoint inside the run's transaction
-                    following = _roll_hour(db, station, key, now, goals)
-            except Exception as err:
-                if database_fault(err):
-                    raise
-                with writing(db):
-                    _set_aside(db, station, key, err, now)
-                poisoned += 1
-                continue
-            computed += 1
-            if following is not None and following not in seen:
-                seen.add(following)
-                work.append(following)
+    for (station,) in db.execute("SELECT DISTINCT station FROM dirty ORDER BY station").fetchall():
+        if computed + poisoned >= limit:
+            break
+        with writing(db):
+            if not take_station(db, station):
+                continue  # another collector rolls it up, or ingest holds it: the next run comes back
+            taken = [(station, hour) for (hour,) in db.execute(
+                "SELECT hour FROM dirty WHERE station = ? ORDER BY hour LIMIT ?", [station, limit - computed - poisoned]
+            )]
+            work, seen = list(taken), set(taken)
+            while work:
+                station, key = work.pop()
+                try:
+                    with writing(db):  # a savepoint inside the station's transaction
+                        following = _roll_hour(db, station, key, now, goals)
+                except Exception as err:
+                    if database_fault(err):
+                        raise
+                    with writing(db):
+                        _set_aside(db, station, key, err, now)
+                    poisoned += 1
+                    continue
+                computed += 1
+                if following is not None and following not in seen:
+                    seen.add(following)
+                    work.append(following)
     if poisoned:
         log.error("rollups: %d station-hour(s) set aside in poison_hours; %d rolled up", poisoned, computed)
     return RollupRun(computed, poisoned)
+
+
+def take_station(db: Database, station: str) -> bool:
+    """Hold ``station``'s row for this transaction, unless another collector holds it (then False at once).
+
+    The dirty queue is handed out by station, not by hour, because a station's hours fold into shared
+    day and month rows. On SQLite the write lock already makes the run the only writer."""
+    if not db.dialect.take_queue:
+        return True
+    if db.execute(f"SELECT id FROM stations WHERE id = ?{db.dialect.take_queue}", [station]).fetchone():
+        return True
+    return db.execute("SELECT 1 FROM stations WHERE id = ?", [station]).fetchone() is None  # no row to hold
 
 
 def _roll_hour(db: Database, station: str, key: str, now: datetime, goals: GoalSettings) -> tuple[str, str] | None:
@@ -204,7 +224,7 @@ def _set_aside(db: Database, station: str, key: str, err: Exception, now: dateti
     db.execute(
         """INSERT INTO poison_hours (station, hour, error, failed_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (station, hour) DO UPDATE SET error = excluded.error, failed_at = excluded.failed_at,
-           attempts = attempts + 1""",
+           attempts = poison_hours.attempts + 1""",
         [station, key, error, format_ts(now)],
     )
 
@@ -239,7 +259,7 @@ def mark_all_hours(db: Database, station: str, start: datetime, end: datetime) -
 
 def metrics(
     db: Database, *, bucket: str, station: str | None = None, region: str | None = None,
-    scope: tuple[str, list] = ("1", []), start: str | None = None, end: str | None = None,
+    scope: tuple[str, list] = ("1 = 1", []), start: str | None = None, end: str | None = None,
 ) -> list[dict]:
     """Figures per bucket (hour, day or month) for one station or all stations of a region in scope.
 

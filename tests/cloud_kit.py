@@ -2,7 +2,6 @@
 
 import contextlib
 import itertools
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from cloud.config import CollectorMqtt, IngestSettings
+from cloud.database import connect, is_postgres
 from cloud.ingest import Incoming, Ingestor
 from cloud.store import open_db
 from cloud.subscriber import Subscriber
@@ -76,7 +76,7 @@ def collector_settings(broker: Mosquitto, client_id: str, *, username: str = "co
 
 
 def start_collector(
-    broker: Mosquitto, db_path: Path, client_id: str = "collector-test", share_group: str = "forecourt",
+    broker: Mosquitto, db_path: Path | str, client_id: str = "collector-test", share_group: str = "forecourt",
     username: str = "collector",
 ) -> Subscriber:
     open_db(db_path).close()  # migrate before threads race to (the service does the same)
@@ -109,10 +109,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
     return waiting.wait_until(predicate, timeout)  # the collector's batches want longer than the default
 
 
-def count(db_path: Path, sql: str, params: tuple = ()) -> int:
-    """One number from the database, read on a fresh connection as the API would (never migrating)."""
-    conn = sqlite3.connect(db_path, timeout=30)
+def database_setting(target: Path | str) -> dict:
+    """``[database]`` settings naming ``target``, a SQLite file or a PostgreSQL URL."""
+    return {"url": target} if is_postgres(target) else {"path": Path(target)}
+
+
+def count(db_path: Path | str, sql: str, params: tuple = ()) -> int:
+    """One number from the database (a file or a URL), read on a fresh connection as the API would (never migrating)."""
+    db = connect(db_path)
     try:
-        return conn.execute(sql, params).fetchone()[0]
+        return db.execute(sql, params).fetchone()[0]
     finally:
-        conn.close()
+        db.close()

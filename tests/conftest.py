@@ -46,6 +46,14 @@ def postgres_url(postgres_server, request):
     postgres_server.drop_database(name)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """The collector's database on each backend in turn: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "collector.db"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
 def mock_factory():
     """gpiozero's own MockFactory, as gpiozero's tests use it; never process-wide after the test."""

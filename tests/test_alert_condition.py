@@ -20,8 +20,8 @@ NOW = datetime(2026, 11, 6, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def api(tmp_path):
-    db = open_db(tmp_path / "collector.db")
+def api(database):
+    db = open_db(database)
     import_stations(db, parse_csv("id,name,region\nleeds-01,Leeds,north/leeds\n"), now=NOW)
     ingestor = Ingestor(db)
     at = NOW - timedelta(hours=3)
@@ -36,7 +36,7 @@ def api(tmp_path):
     ingestor.store([incoming(Status(state="offline"), "leeds-01")], now=at + timedelta(minutes=50))  # HQ's finding
     run_rules(db, CollectorConfig().alerts, NOW)
     token = add_user(db, "hq", "hq")
-    client = TestClient(create_app(tmp_path / "collector.db", clock=lambda: NOW, dashboard=False))
+    client = TestClient(create_app(database, clock=lambda: NOW, dashboard=False))
     return lambda **params: client.get("/api/v1/alerts", params=params, headers={"Authorization": f"Bearer {token}"})
 
 

@@ -11,8 +11,8 @@ from cloud.store import open_db
 NOW = datetime(2026, 12, 23, 9, 0, tzinfo=UTC)  # a Wednesday; 09:00 UTC is 10:00 in Oslo
 
 
-def _due_dates(tmp_path, followups: FollowupSettings | None) -> dict[str, str]:
-    db = open_db(tmp_path / "collector.db")
+def _due_dates(database, followups: FollowupSettings | None) -> dict[str, str]:
+    db = open_db(database)
     import_stations(db, parse_csv(
         "id,name,region,timezone\noslo-01,Oslo,norway/oslo,Europe/Oslo\nleeds-01,Leeds,uk/leeds,Europe/London\n"
     ), now=NOW)
@@ -25,13 +25,13 @@ def _due_dates(tmp_path, followups: FollowupSettings | None) -> dict[str, str]:
     return due
 
 
-def test_christmas_and_the_stations_own_holidays_move_an_alerts_deadline(tmp_path):
+def test_christmas_and_the_stations_own_holidays_move_an_alerts_deadline(database):
     calendars = FollowupSettings(holidays={"norway": "NO", "uk": "GB-ENG"})
-    assert _due_dates(tmp_path, calendars) == {
+    assert _due_dates(database, calendars) == {
         "oslo-01": "2026-12-29T09:00:00.000Z",  # 24 Dec works in Norway; 25 Dec and the weekend do not
         "leeds-01": "2026-12-30T09:00:00.000Z",  # 25 Dec and 28 Dec (Boxing Day's substitute) are holidays
     }
 
 
-def test_without_holidays_only_the_weekend_is_skipped(tmp_path):
-    assert _due_dates(tmp_path, None) == {"oslo-01": "2026-12-28T09:00:00.000Z", "leeds-01": "2026-12-28T09:00:00.000Z"}
+def test_without_holidays_only_the_weekend_is_skipped(database):
+    assert _due_dates(database, None) == {"oslo-01": "2026-12-28T09:00:00.000Z", "leeds-01": "2026-12-28T09:00:00.000Z"}

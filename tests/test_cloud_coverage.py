@@ -20,8 +20,8 @@ def sample(hhmm: str, uptime_s: float) -> Health:
                   uptime_s=uptime_s)
 
 
-def online_minutes(tmp_path, replayed: list[Health]) -> list[float]:
-    db = open_db(tmp_path / "collector.db")
+def online_minutes(database, replayed: list[Health]) -> list[float]:
+    db = open_db(database)
     ingestor = Ingestor(db)
     # Started 06:00 and connected; the link dies at 07:00 (last will) and comes back at 09:00.
     ingestor.store([incoming(online(), "oslo-1")], now=at("06:00"))
@@ -34,12 +34,15 @@ def online_minutes(tmp_path, replayed: list[Health]) -> list[float]:
     return [by_hour.get(hour, 0.0) for hour in ("06", "07", "08", "09")]  # an hour with nothing has no row
 
 
-def test_replayed_health_covers_the_hours_the_link_was_down(tmp_path):
+def test_replayed_health_covers_the_hours_the_link_was_down(database):
     replayed = [sample("07:30", 5400), sample("08:10", 7800), sample("09:00", 10800)]
-    assert online_minutes(tmp_path, replayed) == [60.0, 60.0, 60.0, 60.0]
+    assert online_minutes(database, replayed) == [60.0, 60.0, 60.0, 60.0]
 
 
-def test_without_health_the_outage_is_uncovered_and_a_restart_covers_only_since_it(tmp_path):
-    assert online_minutes(tmp_path, []) == [60.0, 0.0, 0.0, 60.0]
+def test_without_health_the_outage_is_uncovered(database):
+    assert online_minutes(database, []) == [60.0, 0.0, 0.0, 60.0]
+
+
+def test_a_restart_covers_only_since_it(database):
     # The edge restarted at 08:30 (uptime 15 min at 08:45): 07:00-08:30 stays uncovered.
-    assert online_minutes(tmp_path / "restart", [sample("08:45", 900)]) == [60.0, 0.0, 15.0, 60.0]
+    assert online_minutes(database, [sample("08:45", 900)]) == [60.0, 0.0, 15.0, 60.0]

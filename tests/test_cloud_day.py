@@ -50,8 +50,8 @@ def job(db, at: str) -> None:
 
 
 @pytest.fixture
-def day(tmp_path):
-    db = open_db(tmp_path / "collector.db")
+def day(database):
+    db = open_db(database)
     import_stations(db, parse_csv(
         "id,name,region\nleeds-01,Leeds,north/leeds\nyork-01,York,north/york\nbath-01,Bath,south/bath\n"
     ), now=t("01T00:00"))

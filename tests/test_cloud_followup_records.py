@@ -16,7 +16,7 @@ from cloud.ingest import Ingestor
 from cloud.registry import import_stations, parse_csv
 from cloud.service import Jobs
 from cloud.store import open_db
-from tests.cloud_kit import incoming, rating
+from tests.cloud_kit import database_setting, incoming, rating
 
 CONFIG = CollectorConfig.model_validate({"followups": {"holidays": {"": "GB-ENG", "west": "NO"}}})
 SETTINGS = CONFIG.followups
@@ -28,8 +28,8 @@ def t(text: str) -> datetime:
 
 
 @pytest.fixture
-def db(tmp_path):
-    db = open_db(tmp_path / "collector.db")
+def db(database):
+    db = open_db(database)
     import_stations(db, parse_csv(
         "id,name,region,timezone\n"
         "leeds-01,Leeds,north/leeds,Europe/London\n"
@@ -181,16 +181,16 @@ def test_passed_deadlines_escalate_once_to_the_nearest_manager_then_the_next(db)
     assert [i["id"] for i in listed(db, "11-11T12:00", overdue=True)] == [2]
 
 
-def test_the_collector_job_opens_follow_ups_after_rollups_and_rules(db, tmp_path):
+def test_the_collector_job_opens_follow_ups_after_rollups_and_rules(db, database):
     Kiosk(db, "leeds-01").rate("11-06T10:06", ("11-06T10:05", 2))
-    config = CONFIG.model_copy(update={"database": CONFIG.database.model_copy(update={"path": tmp_path / "collector.db"})})
+    config = CONFIG.model_copy(update={"database": CONFIG.database.model_copy(update=database_setting(database))})
     hours, _alerts, opened = Jobs(config, clock=lambda: t("11-06T10:30")).run_once(db)
     assert (hours, opened) == (1, 1)
     assert Jobs(config, clock=lambda: t("11-06T10:31")).run_once(db)[2] == 0
 
 
 @pytest.fixture
-def api(db, tmp_path):
+def api(db, database):
     Kiosk(db, "leeds-01").rate("11-06T10:06", ("11-06T10:05", 1))
     Kiosk(db, "york-01").rate("11-06T10:06", ("11-06T10:05", 1))
     Kiosk(db, "bergen-01").rate("11-06T10:06", ("11-06T10:05", 1))
@@ -198,7 +198,7 @@ def api(db, tmp_path):
     tokens = {name: add_user(db, name, role) for name, role in
               (("hq", "hq"), ("north", "region:north"), ("leeds", "station:leeds-01"))}
     clock = [t("11-06T11:00")]
-    client = TestClient(create_app(tmp_path / "collector.db", clock=lambda: clock[0], dashboard=False))
+    client = TestClient(create_app(database, clock=lambda: clock[0], dashboard=False))
     ids = {item["station"]: item["id"] for item in listed(db, "11-06T11:00")}
     return client, tokens, clock, ids
 

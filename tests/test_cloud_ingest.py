@@ -18,8 +18,8 @@ from tests.mqtt import connect, publish
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def test_events_stored_once_duplicates_counted_gaps_exposed_and_filled(broker, tmp_path):
-    db_path = tmp_path / "collector.db"
+def test_events_stored_once_duplicates_counted_gaps_exposed_and_filled(broker, database):
+    db_path = database
     station = connect(broker, "a")
     publish(station, status_topic("a"), encode(online("2.1"), "a")[1], retain=True)
     collector = start_collector(broker, db_path)
@@ -85,8 +85,8 @@ def _malformed(now: datetime) -> list[tuple[str, str, bytes, str]]:
     ]
 
 
-def test_every_verdict_is_acknowledged_to_the_station_after_the_commit(broker, tmp_path):
-    db_path = tmp_path / "collector.db"
+def test_every_verdict_is_acknowledged_to_the_station_after_the_commit(broker, database):
+    db_path = database
     collector = start_collector(broker, db_path)
     received: list = []
     station = connect(broker, "a", on_message=received.append)
@@ -123,8 +123,8 @@ def test_every_verdict_is_acknowledged_to_the_station_after_the_commit(broker, t
         collector.stop()
 
 
-def test_1000_malformed_payloads_become_dead_letters_and_valid_traffic_survives(broker, tmp_path):
-    db_path = tmp_path / "collector.db"
+def test_1000_malformed_payloads_become_dead_letters_and_valid_traffic_survives(broker, database):
+    db_path = database
     collector = start_collector(broker, db_path)
     station = connect(broker, "a")
     kinds = _malformed(NOW)
@@ -168,11 +168,11 @@ def test_1000_malformed_payloads_become_dead_letters_and_valid_traffic_survives(
         collector.stop()
 
 
-def test_events_from_the_edge_outbox_and_publisher_are_stored_once_across_a_broker_restart(broker, tmp_path):
+def test_events_from_the_edge_outbox_and_publisher_are_stored_once_across_a_broker_restart(broker, tmp_path, database):
     """With a plain subscription (share_group = ""): Mosquitto 2.0.11 does not restore shared subscriptions
     from its persistence, so a shared-subscription collector would lose what is published after a broker
     restart until it resubscribes."""
-    db_path = tmp_path / "collector.db"
+    db_path = database
     collector = start_collector(broker, db_path, share_group="")
     config = station_config(broker, tmp_path)
     outbox = Outbox(config.outbox.path, station="a")

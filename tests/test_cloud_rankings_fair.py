@@ -33,8 +33,8 @@ def day_of(ingestor: Ingestor, station: str, *, fives: int, fours: int, visits: 
     ingestor.store([incoming(m) for m in messages], now=at + timedelta(hours=12))
 
 
-def test_few_ratings_do_not_rank_first_and_no_restroom_data_is_not_full_compliance(tmp_path):
-    db = open_db(tmp_path / "collector.db")
+def test_few_ratings_do_not_rank_first_and_no_restroom_data_is_not_full_compliance(database):
+    db = open_db(database)
     import_stations(db, parse_csv("id,name,region\nlucky,Lucky,north\nsteady,Steady,north\ndry,Dry,north\n"), now=START)
     ingestor = Ingestor(db)
     day_of(ingestor, "lucky", fives=2, fours=0, visits=25, greeted=25, cleanings=6)

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cloud.config import GoalSettings
+from cloud.database import StorageUnavailable, connect
 from cloud.ingest import Ingestor
 from cloud.rollups import RollupRun, metrics, roll_up, run_rollups
 from cloud.store import open_db
 from tests.cloud_kit import rating, store_at
 
 NOW = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
+BROKEN = {"sqlite": '{"v":1,', "postgresql": '{"v":1}'}
 ANCIENT = "0001-01-01T00:00:00.000Z"  # out of the protocol's range; the rollups' "start - 7 days" overflows on it
 
 
@@ -29,8 +31,8 @@ def _poison(db) -> list[tuple]:
 
 
 @pytest.fixture
-def db(tmp_path):
-    db = open_db(tmp_path / "collector.db")
+def db(database):
+    db = open_db(database)
     store_at(Ingestor(db), NOW, rating("a", 1, NOW - timedelta(hours=3), 5), rating("a", 2, NOW - timedelta(hours=2), 4),
              rating("b", 1, NOW - timedelta(hours=2), 1), rating("c", 1, NOW - timedelta(hours=2), 2))
     # A rating from year 1, with the dirty mark an older collector's ingest set for it.
@@ -39,9 +41,11 @@ def db(tmp_path):
                 f'{{"v":1,"id":"ancient-0001","seq":3,"station":"a","ts":"{ANCIENT}","kind":"rating",'
                 '"kiosk":"k1","score":5,"scale":5}'])
     db.execute("INSERT INTO dirty (station, hour) VALUES ('a', '0001-01-01T00')")
-    # Station c's 10:00 shares its hour with b's, and holds a payload that is not JSON.
+    # Station c's 10:00 shares its hour with b's, and holds a payload that is no rating: not JSON at all where the
+    # engine lets that in (SQLite); PostgreSQL's json column refuses such text, so there it is JSON missing fields.
     db.execute("INSERT INTO events (id, station, kind, ts, seq, received_at, payload) VALUES (?,?,?,?,?,?,?)",
-               ["broken-0001", "c", "rating", "2026-11-23T10:40:00.000Z", 2, "2026-11-23T10:40:00.000Z", '{"v":1,'])
+               ["broken-0001", "c", "rating", "2026-11-23T10:40:00.000Z", 2, "2026-11-23T10:40:00.000Z",
+                BROKEN[db.dialect.name]])
     yield db
     db.close()
 
@@ -59,7 +63,8 @@ def test_a_poison_hour_is_set_aside_and_every_other_hour_is_rolled_up(db, caplog
     poison = _poison(db)
     assert [(s, h, n) for s, h, _, n in poison] == [("a", "0001-01-01T00", 1), ("c", "2026-11-23T10", 1)]
     assert poison[0][2].startswith("ValueError: stored rating event no longer validates: field 'ts': 0001-01-01")
-    assert poison[1][2].startswith("ValueError: stored rating event no longer validates: Invalid JSON")
+    why = {"sqlite": "Invalid JSON", "postgresql": "missing field 'id'"}[db.dialect.name]
+    assert poison[1][2].startswith(f"ValueError: stored rating event no longer validates: {why}"), poison[1][2]
     assert db.execute("SELECT * FROM dirty").fetchall() == []  # settled: rolled up or set aside
     assert "station a hour 0001-01-01T00 set aside in poison_hours: ValueError: stored rating" in caplog.text
     assert "2 station-hour(s) set aside in poison_hours; 3 rolled up" in caplog.text
@@ -91,13 +96,19 @@ def test_a_failure_after_the_hour_row_was_written_leaves_nothing_half_done(db):
     assert ("a", "2026-11-23T09", 1) in _hours(db)
 
 
-def test_a_database_fault_ends_the_run_and_keeps_every_mark(db, tmp_path):
+def test_a_database_fault_ends_the_run_and_keeps_every_mark(db, database):
     """A locked database is not the hour's fault: nothing is set aside and the next run does the work."""
-    other = sqlite3.connect(tmp_path / "collector.db", isolation_level=None)
-    other.execute("BEGIN EXCLUSIVE")
-    db.execute("PRAGMA busy_timeout = 50")
+    other = connect(database)
+    if db.dialect.name == "sqlite":
+        other.execute("BEGIN EXCLUSIVE")
+        db.execute("PRAGMA busy_timeout = 50")
+    else:
+        other.execute("BEGIN")
+        other.execute("LOCK TABLE rollups IN ACCESS EXCLUSIVE MODE")
+        db.execute("SET lock_timeout = '50ms'")
     try:
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
+        with pytest.raises(StorageUnavailable if db.dialect.name == "postgresql" else sqlite3.OperationalError,
+                           match="locked|lock timeout"):
             roll_up(db, NOW, GoalSettings())
     finally:
         other.execute("ROLLBACK")

@@ -29,8 +29,8 @@ def room(name, cleanings, flagged, overdue_min, compliance, gap):
             "compliance": compliance, "longest_gap_min": gap}
 
 
-def test_ratings_by_reason_and_each_restrooms_compliance_and_longest_gap(tmp_path):
-    db = open_db(tmp_path / "collector.db")
+def test_ratings_by_reason_and_each_restrooms_compliance_and_longest_gap(database):
+    db = open_db(database)
     ingestor = Ingestor(db)
     ingestor.store([incoming(online(), "leeds-01")], now=t("10:00"))
     ingestor.store([incoming(m) for m in (
@@ -65,10 +65,10 @@ def test_ratings_by_reason_and_each_restrooms_compliance_and_longest_gap(tmp_pat
     assert picked(metrics(db, bucket="month", station="leeds-01")) == day
 
 
-def test_presses_that_are_not_ratings_and_doubtful_ratings_are_counted_per_reason(tmp_path):
+def test_presses_that_are_not_ratings_and_doubtful_ratings_are_counted_per_reason(database):
     """A child's burst is one rating and one filtered_presses event: the rollups count its presses, so the
     figures say how many presses were left out and why; a flagged (simultaneous) rating still counts."""
-    db = open_db(tmp_path / "collector.db")
+    db = open_db(database)
     ingestor = Ingestor(db)
     burst = FilteredPresses(id=next_id(), seq=2, station="leeds-01", ts=format_ts(t("10:02")), kiosk="k1",
                             location="shop", reason="burst", presses=19, span_s=7.5)
@@ -85,10 +85,10 @@ def test_presses_that_are_not_ratings_and_doubtful_ratings_are_counted_per_reaso
     assert day["filtered_presses"] == {"burst": 19, "held": 1}
 
 
-def test_the_longest_gap_counts_open_hours_only_when_the_station_says_them(tmp_path):
+def test_the_longest_gap_counts_open_hours_only_when_the_station_says_them(database):
     """Clean at 21:50, closed 22:00-06:00, clean at 06:10: the gap is 20 open minutes, not 500 on the clock;
     an older station that sends only the clock time still gets its gap from it."""
-    db = open_db(tmp_path / "collector.db")
+    db = open_db(database)
     ingestor = Ingestor(db)
     morning = cleaning("leeds-01", 1, t("06:10"), "gents", since_last_s=500 * 60).model_copy(
         update={"active_since_last_s": 20 * 60})
