@@ -40,6 +40,7 @@ class Dialect:
     lock_rows: str  # appended to a SELECT whose rows the transaction updates next
     take_queue: str  # appended to a SELECT that hands work out of a shared queue
     ddl: Callable[[str], str]  # the shared DDL vocabulary in this engine's words
+    table_exists: str  # a query with one parameter, the table's name, that returns a row if it exists
 
 
 def _sqlite_ddl(sql: str) -> str:
@@ -64,9 +65,13 @@ def _postgres_ddl(sql: str) -> str:
     return sql
 
 
-SQLITE = Dialect("sqlite", "_sqlite_migrations", lock_rows="", take_queue="", ddl=_sqlite_ddl)
+SQLITE = Dialect(
+    "sqlite", "_sqlite_migrations", lock_rows="", take_queue="", ddl=_sqlite_ddl,
+    table_exists="SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+)
 POSTGRES = Dialect(
     "postgresql", "schema_migrations", lock_rows=" FOR UPDATE", take_queue=" FOR UPDATE SKIP LOCKED", ddl=_postgres_ddl,
+    table_exists="SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?",
 )
 
 

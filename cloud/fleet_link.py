@@ -29,6 +29,9 @@ from forecourt.protocol import encode
 log = logging.getLogger("forecourt.collector.fleet")
 
 
+FLEET_PUBLISHER = "forecourt:fleet-publisher"
+
+
 class FleetPublisher:
     """``start()`` begins publishing in a thread of its own; ``run_once(db)`` is one round, for tests.
 
@@ -52,7 +55,19 @@ class FleetPublisher:
         self._thread = threading.Thread(target=self._loop, name="collector-fleet", daemon=True)
 
     def run_once(self, db: Database) -> int:
-        """Rebuild documents when due, then publish what is new; how many documents were published."""
+        """Rebuild documents when due, then publish what is new; how many documents were published.
+
+        With several collectors on one database, one at a time does this (an advisory lock): two issuing
+        revisions at once would hand a station two documents for one change."""
+        if not db.try_lock(FLEET_PUBLISHER):
+            self._generation = None  # whoever publishes next here republishes everything
+            return 0
+        try:
+            return self._publish(db)
+        finally:
+            db.unlock(FLEET_PUBLISHER)
+
+    def _publish(self, db: Database) -> int:
         if time.monotonic() - self._refreshed >= self.settings.refresh_s:
             issued = refresh_documents(db, self.clock())
             self._refreshed = time.monotonic()

@@ -109,7 +109,7 @@ def change_settings(
             db.execute("DELETE FROM fleet_settings WHERE layer = ? AND key = ?", [str(layer), key])
             entries.append((key, _dump(held[key]), None))
         db.executemany(
-            "INSERT INTO fleet_audit (change, at, user, layer, key, old, new, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            'INSERT INTO fleet_audit (change, at, "user", layer, key, old, new, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
             [(change, at, by, str(layer), key, old, new, note) for key, old, new in entries],
         )
         issued = refresh_documents(db, now)
@@ -249,7 +249,7 @@ def history(
         clauses.append("change = ?")
         params.append(change)
     rows = db.execute(
-        f"""SELECT id, change, at, user, layer, key, old, new, note FROM fleet_audit
+        f"""SELECT id, change, at, "user", layer, key, old, new, note FROM fleet_audit
             WHERE {' AND '.join(clauses) or '1 = 1'} ORDER BY id DESC LIMIT ?""",
         [*params, limit],
     )

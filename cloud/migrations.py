@@ -50,7 +50,8 @@ class Migrations:
     def applied(self, db: Database) -> list[str]:
         """Names of the migrations applied to ``db``, in order (none on a new database)."""
         table = db.dialect.migrations_table
-        self._ensure_table(db)
+        if not db.execute(db.dialect.table_exists, [table]).fetchone():
+            return []
         return [r[0] for r in db.execute(f"SELECT name FROM {table} WHERE migration_set = ? ORDER BY id", [self.name])]
 
     def pending(self, db: Database) -> list[Migration]:
@@ -64,6 +65,7 @@ class Migrations:
         while not db.try_lock(MIGRATE_LOCK):  # another collector is migrating; its work is ours too
             db.execute("SELECT pg_sleep(0.1)")
         try:
+            self._ensure_table(db)
             done = []
             for migration in self.pending(db):
                 with db.transaction():

@@ -29,9 +29,16 @@ from forecourt.sdnotify import notify, watchdog_interval
 log = logging.getLogger("forecourt.collector")
 
 
+FLEET_JOBS = "forecourt:fleet-jobs"
+
+
 class Jobs:
     """Every ``interval_s``: recompute dirty rollups, evaluate the alert rules, then open follow-up items for
-    the bad ratings received since the last run and escalate passed deadlines (on its own connection)."""
+    the bad ratings received since the last run and escalate passed deadlines (on its own connection).
+
+    Several collectors on one PostgreSQL share the rollups (each takes stations nobody else holds); the
+    fleet-wide jobs (alert rules, including offline and overdue, follow-ups and their deadlines) run in
+    one collector at a time, whichever holds the advisory lock for that run."""
 
     def __init__(self, config: CollectorConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config
@@ -43,8 +50,13 @@ class Jobs:
         """Station-hours rolled up, alerts opened, follow-up items opened."""
         now = self.clock()
         hours = run_rollups(db, now, chain_goals(db, self.config.goals))  # HQ's goals.* over the file's
-        opened = run_rules(db, self.config.alerts, now, self.config.followups)
-        return hours, opened, run_followups(db, self.config.followups, now).opened
+        if not db.try_lock(FLEET_JOBS):
+            return hours, 0, 0  # another collector runs them now
+        try:
+            opened = run_rules(db, self.config.alerts, now, self.config.followups)
+            return hours, opened, run_followups(db, self.config.followups, now).opened
+        finally:
+            db.unlock(FLEET_JOBS)
 
     def _loop(self) -> None:
         db = open_db(self.config.database.target)

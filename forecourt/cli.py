@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "run broker, collector and a simulated fleet on this machine"),
     "provision": ("provision", "create credentials and config for a station or the collector"),
     "users": ("users", "manage HQ API users and their tokens"),
+    "db": ("db", "the collector's database: migrate its schema, copy a site from SQLite to PostgreSQL"),
     "stations": ("stations", "manage the station registry (import from CSV)"),
     "config": ("config_cmd", "fleet configuration from HQ: set, show, status, history, rollback"),
     "check-config": ("check_config", "validate a station or collector config file"),
