@@ -45,8 +45,8 @@ LEEDS = Layer("region", "north/leeds")
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = open_db(tmp_path / "hq.db")
+def db(database):
+    database = open_db(database)
     import_stations(database, [
         StationEntry("leeds-1", "Leeds 1", "north/leeds"), StationEntry("york-1", "York 1", "north/york"),
         StationEntry("oslo-1", "Oslo 1", "south"),
