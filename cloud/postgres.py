@@ -113,6 +113,18 @@ class PostgresDatabase:
         except psycopg.OperationalError as err:
             raise StorageUnavailable(str(err)) from err
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """One COPY instead of a statement per row: ingest's 2,000-event batches spent most of their time
+        in per-row round trips. A row that breaks a constraint fails the COPY and the transaction decides."""
+        if not rows:
+            return
+        try:
+            with self.conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.OperationalError as err:
+            raise StorageUnavailable(str(err)) from err
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         with self.conn.cursor(row_factory=dict_row) as cursor:
             cursor.execute(numbered(sql), params or None)

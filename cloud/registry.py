@@ -120,17 +120,25 @@ def auto_register(db: Database, stations: Iterable[str], *, now: datetime) -> No
     )
 
 
-def lock_stations(db: Database, stations: Sequence[str]) -> None:
-    """Lock these stations' rows for the rest of the transaction, in id order (call inside it).
+_HOLD_CHUNK = 500  # ids per IN (...), well under SQLite's variable limit
+
+
+def hold_stations(db: Database, stations: Sequence[str]) -> dict[str, int | None]:
+    """The registered ones of these stations, each with its ``last_seq``, their rows held (locked) for the
+    rest of the transaction, taken in id order (call inside it).
 
     On PostgreSQL several collectors write at once; whoever holds a station's row is the only one
     updating its sequence bookkeeping, counters and rollup marks, and taking the rows in one fixed
     order means two batches never wait on each other in a cycle. SQLite's write lock already
-    serialises every writer, so there this is nothing."""
-    if not db.dialect.lock_rows or not stations:
-        return
-    ids = sorted(set(stations))
-    db.execute(f"SELECT id FROM stations WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY id{db.dialect.lock_rows}", ids).fetchall()
+    serialises every writer, so there it is a plain read."""
+    ids, held = sorted(set(stations)), {}
+    for start in range(0, len(ids), _HOLD_CHUNK):
+        chunk = ids[start : start + _HOLD_CHUNK]
+        held.update(db.execute(
+            f"SELECT id, last_seq FROM stations WHERE id IN ({', '.join('?' * len(chunk))}) ORDER BY id{db.dialect.lock_rows}",
+            chunk,
+        ).fetchall())
+    return held
 
 
 def all_regions(db: Database) -> list[str]:
