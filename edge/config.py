@@ -6,7 +6,7 @@ errors of ``forecourt check-config`` can speak the user's language.
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -156,6 +156,12 @@ class ZoneConfig(ZoneRules):
     service_area: list[Point] | None = Field(
         None, description="Pump bays: where an attendant stands to serve; defaults to the bay polygon"
     )
+    grace_s: float = Field(
+        1.0, ge=0, le=60,
+        description="Dwell records: seconds an occupant must be seen out of the zone before its stay ends (it ends when it "
+        "crossed out), so two people trading ids for a moment or a foot on the edge do not split a stay. Unseen, it waits "
+        "tracker.reid_s. Pump-bay visits have merge_window_s",
+    )
 
     @field_validator("polygon", "service_area")
     @classmethod
@@ -165,14 +171,95 @@ class ZoneConfig(ZoneRules):
         return value
 
 
+def _new_track(default: float) -> Any:
+    return Field(default, gt=0, le=1, description="Only detections from this score start a track (raise it if static clutter becomes tracks)")
+
+
+def _high(default: float) -> Any:
+    return Field(default, gt=0, lt=1, description="Detections from this score are matched first; weaker ones only keep tracks alive")
+
+
+def _low(default: float) -> Any:
+    return Field(default, ge=0, lt=1, description="Detections below this score are ignored by the tracker")
+
+
+def _confirm(default: float) -> Any:
+    return Field(
+        default, gt=0, le=1.01,
+        description="A track started from this score is confirmed (gets an id) on its first frame; weaker starts wait "
+        "for a second frame. Above 1 = always wait",
+    )
+
+
+def _reid_speed(default: float) -> Any:
+    return Field(
+        default, gt=0, le=10,
+        description="How fast a lost object's course may change while unseen, in box sizes (square root of its area) "
+        "per second: how far from its path a re-identified box may be",
+    )
+
+
+class PeopleTracking(Section):
+    """Tracker thresholds for people (and every class that is not a vehicle: bicycles)."""
+
+    new_track_score: float = _new_track(0.7)
+    high_score: float = _high(0.6)
+    low_score: float = _low(0.1)
+    confirm_score: float = _confirm(0.8)
+    reid_speed: float = _reid_speed(1.0)
+
+
+class VehicleTracking(Section):
+    """Tracker thresholds for vehicles (car, truck, bus, motorcycle)."""
+
+    new_track_score: float = _new_track(0.6)
+    high_score: float = _high(0.5)
+    low_score: float = _low(0.1)
+    confirm_score: float = _confirm(0.8)
+    reid_speed: float = _reid_speed(0.5)
+
+
+_PER_CLASS = ("new_track_score", "high_score", "low_score", "confirm_score")
+
+
 class TrackerConfig(Section):
-    high_score: float = Field(0.6, gt=0, lt=1, description="Detections from this score are matched first; weaker ones only keep tracks alive")
-    low_score: float = Field(0.1, ge=0, lt=1, description="Detections below this score are ignored by the tracker")
-    new_track_score: float = Field(
-        0.7, gt=0, le=1, description="Only detections from this score start a track (raise it if static clutter becomes tracks)"
+    """The multi-object tracker (edge/vision/tracker.py). Score thresholds are per class group in
+    ``[tracker.people]`` and ``[tracker.vehicles]``; one given here applies to every group that does not set
+    its own."""
+
+    high_score: float | None = Field(
+        None, gt=0, lt=1, description="Every class: detections from this score are matched first; empty = each group's own"
+    )
+    low_score: float | None = Field(None, ge=0, lt=1, description="Every class: detections below this score are ignored; empty = each group's own")
+    new_track_score: float | None = Field(
+        None, gt=0, le=1, description="Every class: only detections from this score start a track; empty = each group's own"
+    )
+    confirm_score: float | None = Field(
+        None, gt=0, le=1.01, description="Every class: a start from this score is confirmed on its first frame; empty = each group's own"
     )
     match_iou: float = Field(0.3, gt=0, lt=1, description="Least overlap of a confident detection with a track's predicted box")
-    lost_s: float = Field(1.0, ge=0, description="Seconds a track stays findable after it was last seen")
+    lost_s: float = Field(1.0, ge=0, description="Seconds a lost track can still be matched by overlap with its predicted box")
+    reid_s: float = Field(
+        3.0, ge=0, le=30,
+        description="Seconds a lost track can be re-identified: a confident new box where it could have walked, looking like "
+        "it, gets its id back (never less than lost_s). Zones wait this long for an unseen occupant before its stay ends",
+    )
+    reid_look: float = Field(
+        40.0, gt=0, le=255,
+        description="Largest colour difference of a re-identified box from the lost track (RMS over the mean BGR of "
+        "upper body and legs, 0-255)",
+    )
+    people: PeopleTracking = Field(default_factory=PeopleTracking, description="Thresholds for people (and bicycles)")
+    vehicles: VehicleTracking = Field(default_factory=VehicleTracking, description="Thresholds for cars, trucks, buses and motorcycles")
+
+    def rules(self, group: Literal["people", "vehicles"]) -> PeopleTracking | VehicleTracking:
+        """A group's effective thresholds: its own where its table sets them, else this table's, else its defaults."""
+        own = self.people if group == "people" else self.vehicles
+        inherited = {
+            name: getattr(self, name) for name in _PER_CLASS
+            if name not in own.model_fields_set and getattr(self, name) is not None
+        }
+        return own.model_copy(update=inherited)
 
 
 class WebSettings(Section):

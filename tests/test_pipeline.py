@@ -178,7 +178,7 @@ def test_from_config_wires_zones_bays_tracker_and_uniform_hints():
     detector = ScriptedDetector(scenes.detections([scene_def.actors[4], scene_def.actors[5]], times))
     sink = ListSink()
     pipeline = Pipeline.from_config(cfg, sink, frames=frames_for(times), detector=detector)
-    assert pipeline.gate is None and pipeline.tracker.new_track_score == 0.8 and pipeline.tracker.lost_s == 2.0
+    assert pipeline.gate is None and pipeline.tracker.people.new_track_score == 0.8 and pipeline.tracker.lost_s == 2.0
     assert [z.id for z in pipeline.scene.zones] == ["bay-2", "road"] and [b.id for b in pipeline.scene.bays] == ["bay-2"]
     assert pipeline.uniforms == {"bay-2": ((200, 200, 200), 20.0)} and pipeline.scene.bays[0].roll_up_s == 2.0
     pipeline.run()

@@ -25,15 +25,15 @@ def test_iou_matrix():
     assert iou_matrix(a, b)[0].tolist() == pytest.approx([1.0, 1 / 3, 0.0])
 
 
-def test_later_tracks_are_confirmed_on_their_second_frame_and_ids_count_only_confirmed_tracks():
+def test_weaker_later_tracks_are_confirmed_on_their_second_frame_and_ids_count_only_confirmed_tracks():
     t = Tracker()
-    (first,) = t.update([box(100, 200)], 0.0)  # the very first frame has nothing to confuse: confirmed at once
+    (first,) = t.update([box(100, 200, 0.75)], 0.0)  # the very first frame has nothing to confuse: confirmed at once
     assert first.id == 1 and first.first_seen == 0.0
-    t.update([box(102, 200), box(400, 200)], 0.1)  # a one-frame ghost at 400 never gets an id
+    t.update([box(102, 200), box(400, 200, 0.75)], 0.1)  # a one-frame ghost at 400 never gets an id
     (again,) = t.update([box(104, 200)], 0.2)
     assert again.id == 1 and again.seen_at == 0.2
-    assert [tr.id for tr in t.update([box(106, 200), box(300, 300)], 0.3)] == [1]
-    second = t.update([box(108, 200), box(300, 300)], 0.4)
+    assert [tr.id for tr in t.update([box(106, 200), box(300, 300, 0.75)], 0.3)] == [1]
+    second = t.update([box(108, 200), box(300, 300, 0.75)], 0.4)
     assert sorted(tr.id for tr in second) == [1, 2]
     assert [tr.first_seen for tr in second if tr.id == 2] == [0.3]
 
@@ -63,7 +63,7 @@ def test_weak_detections_keep_a_track_alive_but_never_start_one():
 @pytest.mark.parametrize("fps", [30, 5])
 @pytest.mark.parametrize(("gap_s", "same"), [(0.8, True), (1.4, False)])
 def test_lost_buffer_is_seconds_not_frames(fps, gap_s, same):
-    t = Tracker(lost_s=1.0)
+    t = Tracker(lost_s=1.0, reid_s=1.0)
     frames, i = [], 0
     while i / fps < 3.0:
         now = i / fps

@@ -15,11 +15,16 @@ COCO_NAMES: tuple[str, ...] = (
     "scissors", "teddy bear", "hair drier", "toothbrush",
 )
 VEHICLES = frozenset({"car", "truck", "bus", "motorcycle"})
+# Mean colours of a box's upper and lower body (edge.vision.reid.look_of): what re-identification compares.
+Look = tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """One object in one frame, in the original image's pixels (x1, y1) top-left, (x2, y2) bottom-right."""
+    """One object in one frame, in the original image's pixels (x1, y1) top-left, (x2, y2) bottom-right.
+
+    ``look`` is filled in by :func:`edge.vision.reid.with_looks` when the image is at hand.
+    """
 
     x1: float
     y1: float
@@ -27,6 +32,7 @@ class Detection:
     y2: float
     score: float
     label: str
+    look: Look | None = None
 
     @property
     def bottom_centre(self) -> tuple[float, float]:

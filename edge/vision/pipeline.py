@@ -18,6 +18,7 @@ import numpy as np
 
 from edge.events import Draft, EventSink
 from edge.vision.detection import Detection, Frame
+from edge.vision.reid import with_looks
 from edge.vision.tracker import Track, Tracker
 from edge.vision.visits import PumpBay, VisitRecord
 from edge.vision.zones import Zone
@@ -40,11 +41,13 @@ class Scene:
         self.zones, self.bays = list(zones), list(bays)
 
     @classmethod
-    def from_config(cls, zones: Iterable[Any], *, lost_s: float = 1.5) -> "Scene":
-        """From ``StationConfig.zones``: every zone records dwells; pump bays also time visits."""
+    def from_config(cls, zones: Iterable[Any], *, lost_s: float = 3.0) -> "Scene":
+        """From ``StationConfig.zones``: every zone records dwells; pump bays also time visits. ``lost_s``: how
+        long an unseen occupant still counts, the tracker's ``reid_s`` (a re-identified track never splits a stay)."""
         zones = list(zones)
         return cls(
-            [Zone(z.id, z.polygon, classes=z.classes, confirm_s=z.confirm_s, lost_s=lost_s) for z in zones],
+            [Zone(z.id, z.polygon, classes=z.classes, confirm_s=z.confirm_s, grace_s=getattr(z, "grace_s", None),
+                  lost_s=lost_s) for z in zones],
             [PumpBay.from_config(z) for z in zones if z.kind == "pump_bay"],
         )
 
@@ -76,6 +79,10 @@ class Scene:
         for bay in self.bays:
             drafts += _visit_drafts(bay.close(now))
         return drafts
+
+
+def _picture(image: object) -> bool:
+    return isinstance(image, np.ndarray) and image.ndim == 3
 
 
 def _visit_drafts(records: list[VisitRecord]) -> list[Draft]:
@@ -159,7 +166,7 @@ class Pipeline:
             from edge.vision.motion import MotionGate
 
             gate = MotionGate.from_config(cfg.detector)
-        scene = Scene.from_config(cfg.zones, lost_s=cfg.tracker.lost_s + 0.5)
+        scene = Scene.from_config(cfg.zones, lost_s=max(cfg.tracker.reid_s, cfg.tracker.lost_s))
         return cls(frames, detector, Tracker.from_config(cfg.tracker), scene, sink, gate=gate,
                    uniforms=_uniforms(cfg.zones), **kwargs)
 
@@ -172,13 +179,16 @@ class Pipeline:
         """One frame through the chain; returns (and emits) the drafts it completed."""
         if self.gate is None or self.gate.check(frame):
             start = self._clock()
-            self._last_detections = self.detector.detect(frame.image)
+            detections = self.detector.detect(frame.image)
             self._detect_s.append(self._clock() - start)
+            # Each box's colours, for re-identification: ~25 us a box (edge.vision.reid).
+            self._last_detections = with_looks(frame.image, detections) if _picture(frame.image) else detections
         else:
             # Nothing moved: the last detections still describe the picture. An empty list would
             # age every track out while a car stands at the pump.
             self.frames_skipped += 1
-        self.tracks = self.tracker.update(self._last_detections, frame.ts)
+        size = (frame.image.shape[1], frame.image.shape[0]) if _picture(frame.image) else None  # type: ignore[attr-defined]
+        self.tracks = self.tracker.update(self._last_detections, frame.ts, frame_size=size)
         uniformed = {
             bay: [t.id for t in self.tracks if t.label == "person" and wears(frame.image, t, bgr, tol)]  # type: ignore[arg-type]
             for bay, (bgr, tol) in self.uniforms.items()
