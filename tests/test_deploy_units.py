@@ -1,4 +1,5 @@
-"""The systemd units: systemd itself accepts them, and what they promise fits the program they start."""
+"""The systemd units: systemd itself accepts them, what they promise fits the program they start, and the
+template for several collectors on one host keeps the single collector's hardening line for line."""
 
 import shlex
 import shutil
@@ -17,6 +18,9 @@ from tests.deploy_kit import INSTALL, REPO
 UNITS = REPO / "systemd"
 INSTALLED_BINARY = "/opt/forecourt/venv/bin/forecourt"
 EDGE, COLLECTOR = "forecourt-edge.service", "forecourt-collector.service"
+TEMPLATE = "forecourt-collector@.service"  # several collectors on one host, on one PostgreSQL
+# What an instance of the template may say differently from forecourt-collector.service.
+INSTANCE_LINES = {"Description", "After", "ExecStart", "EnvironmentFile"}
 
 
 def unit_settings(name: str) -> dict[str, list[str]]:
@@ -34,7 +38,7 @@ def one(settings: dict[str, list[str]], key: str) -> str:
     return settings[key][0]
 
 
-@pytest.mark.parametrize("name", [EDGE, COLLECTOR])
+@pytest.mark.parametrize("name", [EDGE, COLLECTOR, TEMPLATE])
 def test_systemd_analyze_verify_accepts_the_unit(name, tmp_path):
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
@@ -51,7 +55,8 @@ def test_systemd_analyze_verify_accepts_the_unit(name, tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "extra"),
-    [(EDGE, {"SupplementaryGroups": "gpio video", "Environment": "GPIOZERO_PIN_FACTORY=lgpio"}), (COLLECTOR, {})],
+    [(EDGE, {"SupplementaryGroups": "gpio video", "Environment": "GPIOZERO_PIN_FACTORY=lgpio"}), (COLLECTOR, {}),
+     (TEMPLATE, {})],
 )
 def test_unit_is_a_watched_hardened_notify_service(name, extra):
     settings = unit_settings(name)
@@ -78,9 +83,9 @@ def test_unit_is_a_watched_hardened_notify_service(name, extra):
     assert "ReadWritePaths" not in settings
 
 
-@pytest.mark.parametrize(("name", "command"), [(EDGE, "edge"), (COLLECTOR, "collector")])
+@pytest.mark.parametrize(("name", "command"), [(EDGE, "edge"), (COLLECTOR, "collector"), (TEMPLATE, "collector")])
 def test_execstart_is_a_command_line_the_cli_accepts(name, command):
-    argv = shlex.split(one(unit_settings(name), "ExecStart"))
+    argv = shlex.split(one(unit_settings(name), "ExecStart").replace("%i", "b"))
     assert argv[0] == INSTALLED_BINARY and argv[1] == command
     args = build_parser().parse_args(argv[1:])
     assert Path(args.config).parent == Path("/etc/forecourt")
@@ -96,5 +101,17 @@ def test_install_guide_uses_the_paths_the_units_use():
     guide = INSTALL.read_text()
     for path in (INSTALLED_BINARY, "/etc/forecourt/station.toml", "/etc/forecourt/collector.toml", "/var/lib/forecourt",
                  "systemctl enable --now forecourt-edge", "systemctl enable --now forecourt-collector",
-                 "journalctl -u forecourt-edge", "python3-lgpio"):
+                 "journalctl -u forecourt-edge", "python3-lgpio",
+                 "systemctl enable --now forecourt-collector@a forecourt-collector@b", f"systemd/{TEMPLATE}",
+                 shlex.split(one(unit_settings(TEMPLATE), "ExecStart"))[-1].replace("%i", "b")):
         assert path in guide, path
+
+
+def test_the_template_is_the_collector_unit_but_for_the_lines_that_name_its_instance():
+    base, template = unit_settings(COLLECTOR), unit_settings(TEMPLATE)
+    same = {k: v for k, v in base.items() if k not in INSTANCE_LINES}
+    assert {k: v for k, v in template.items() if k not in INSTANCE_LINES} == same  # hardening, watchdog, restarts
+    assert one(template, "ExecStart") == one(base, "ExecStart").replace("/collector.toml", "/collector-%i.toml")
+    assert template["EnvironmentFile"] == [*base["EnvironmentFile"], "-/etc/default/forecourt-collector-%i"]
+    assert one(template, "After").split() == [*one(base, "After").split(), "postgresql.service"]
+    assert "%i" in one(template, "Description")
