@@ -22,14 +22,17 @@ from typing import Any, Protocol
 
 from sqlite_utils import Database as SqliteUtils
 
+from forecourt.errors import ForecourtError
+
 CACHE_KIB = 64 * 1024
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-class StorageUnavailable(sqlite3.OperationalError):
-    """The database cannot be written now (locked, gone, full): keep the work and try again later.
+class StorageUnavailable(ForecourtError, sqlite3.OperationalError):
+    """The database cannot be reached or written now (locked, gone, full): keep the work and try again later.
 
-    A subclass of sqlite3's error so every "keep it unacknowledged and retry" path treats both backends alike.
+    A subclass of sqlite3's error so every "keep it unacknowledged and retry" path treats both backends alike,
+    and a ForecourtError so a collector that cannot reach its database at start says so in one line.
     """
 
 
