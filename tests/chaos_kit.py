@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,15 +39,21 @@ from edge.config import load_station_config
 from tests.drafting import draft
 from edge.service import EdgeService
 path, target, rate, drain_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+options = dict(arg.split("=", 1) for arg in sys.argv[5:])
+health = options.get("health") == "1"  # sample health on the config's [health] schedule while emitting
+span_s = float(options.get("span_s", 0))  # stamp the first event this long ago, the last one now
 service = EdgeService(load_station_config(path)).start()
 outbox = service.outbox
 seq = outbox.stats().last_seq  # a restarted station goes on where the killed one stopped
 start, emitted = time.monotonic(), 0
 while seq < target:
-    event = outbox.store(draft("rating", time.time(), {"kiosk": "shop", "score": 1 + seq % 5, "scale": 5}))
+    at = time.time() - span_s * (1 - (seq + 1) / target)
+    event = outbox.store(draft("rating", at, {"kiosk": "shop", "score": 1 + seq % 5, "scale": 5}))
     if event is None:  # the outbox is full: never at this size
         sys.exit(4)
     seq, emitted = event.seq, emitted + 1
+    if health:
+        service.tick()
     pause = start + emitted / rate - time.monotonic()
     if pause > 0:
         time.sleep(pause)
@@ -133,11 +140,21 @@ def _runs(values: tuple[int, ...]) -> list[tuple[int, int]]:
     return runs
 
 
+# What count_rows() counts, in SQL both backends take; a PostgreSQL caller runs them itself.
+STORED_SQL = "SELECT station, seq, count(*) FROM events GROUP BY station, seq"
+REDELIVERIES_SQL = "SELECT coalesce(sum(duplicates), 0) FROM stations"
+
+
 def count_stored(db_path: Path, stations: list[str], events: int) -> tuple[dict[str, StationCount], int]:
     """Per station from the collector's ``events`` table, and the redeliveries it skipped."""
     with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as db:
-        rows = db.execute("SELECT station, seq, count(*) FROM events GROUP BY station, seq").fetchall()
-        redeliveries = db.execute("SELECT coalesce(sum(duplicates), 0) FROM stations").fetchone()[0]
+        rows = db.execute(STORED_SQL).fetchall()
+        redeliveries = db.execute(REDELIVERIES_SQL).fetchone()[0]
+    return count_rows(rows, stations, events), redeliveries
+
+
+def count_rows(rows: Iterable[tuple[str, int, int]], stations: list[str], events: int) -> dict[str, StationCount]:
+    """Per station from ``(station, seq, copies)`` rows (:data:`STORED_SQL`), whichever database gave them."""
     seqs: dict[str, dict[int, int]] = {s: {} for s in stations}
     for station, seq, n in rows:
         seqs.setdefault(station, {})[seq] = n
@@ -148,7 +165,7 @@ def count_stored(db_path: Path, stations: list[str], events: int) -> tuple[dict[
             station, len(inside), sum(n - 1 for n in inside.values()),
             tuple(s for s in range(1, events + 1) if s not in inside), sum(n for s, n in got.items() if s not in inside),
         )
-    return counts, redeliveries
+    return counts
 
 
 # -- the harness ------------------------------------------------------------------------------------------
@@ -158,22 +175,27 @@ class Chaos:
     """One broker, ``stations`` station processes and one collector process in ``workdir``.
 
     ``keep_until`` / ``resend_after_s`` are written into each station's ``[outbox]`` only when given,
-    so the harness also drives code from before those keys existed.
+    so the harness also drives code from before those keys existed. With ``health_s`` stations also send
+    a health sample that often while they emit; with ``span_s`` their events are stamped from that long
+    ago up to now, as an outbox replaying history sends them. ``collectors`` are the broker's
+    collector-class users (password ``pw-<name>``); this class runs the first, a subclass may run more.
     """
 
     def __init__(
         self, workdir: Path, *, stations: int = 10, events: int = 1000, rate: float = 40.0, share_group: str = "forecourt",
         keep_until: str | None = None, resend_after_s: float | None = None, step_timeout: float = 60.0,
         drain_timeout: float = 90.0, settle_s: float = 5.0, python: str = sys.executable, root: Path = ROOT,
+        collectors: tuple[str, ...] = ("collector",), health_s: float | None = None, span_s: float = 0.0,
     ) -> None:
         self.workdir = Path(workdir)
         self.events, self.rate, self.share_group = events, rate, share_group
         self.keep_until, self.resend_after_s = keep_until, resend_after_s
+        self.health_s, self.span_s = health_s, span_s
         self.step_timeout, self.drain_timeout, self.settle_s = step_timeout, drain_timeout, settle_s
         self.python, self.root = python, root
         self.ids = [f"st{i:02d}" for i in range(stations)]
-        users = {"collector": "pw-collector"} | {s: f"pw-{s}" for s in self.ids}
-        self.broker = Mosquitto(self.workdir / "broker", users=users, die_with_parent=True)
+        users = {c: f"pw-{c}" for c in collectors} | {s: f"pw-{s}" for s in self.ids}
+        self.broker = Mosquitto(self.workdir / "broker", users=users, collectors=collectors, die_with_parent=True)
         self.db_path = self.workdir / "collector.db"
         self.http_port = free_port()
         self.stations: dict[str, subprocess.Popen] = {}
@@ -200,14 +222,14 @@ class Chaos:
             f'[station]\nid = "{station}"\n'
             f'[mqtt]\nurl = "{self.broker.url}"\npassword = "{self.broker.users[station]}"\n'
             f"reconnect_min_s = 0.05\nreconnect_max_s = 0.3\n"
-            f"[outbox]\n{outbox}"
+            f"[outbox]\n{outbox}" + ("" if self.health_s is None else f"[health]\ninterval_s = {self.health_s}\n")
         )
         return path
 
     def start_station(self, station: str) -> None:
         self.stations[station] = subprocess.Popen(
             [self.python, "-c", STATION, str(self._station_toml(station)), str(self.events), str(self.rate),
-             str(self.drain_timeout)],
+             str(self.drain_timeout), f"health={int(self.health_s is not None)}", f"span_s={self.span_s}"],
             cwd=self.root, env=self._env(), stdout=subprocess.DEVNULL,
             stderr=open(self.workdir / f"{station}.log", "ab"),  # noqa: SIM115 - lives with the process
             preexec_fn=children.die_with_parent(),
