@@ -80,7 +80,7 @@ def _totals(db: Database, period: Period, station_where: str, params: list) -> d
         f"""SELECT station, {sums} FROM rollups WHERE {bucket_sql}
             AND station IN (SELECT id FROM stations WHERE {station_where}) GROUP BY station""",
         [*bucket_args, *params],
-    )
+    ).fetchall()  # at once: psycopg hands rows over one Python call at a time when iterated
     return {row[0]: Totals(*row[1:]) for row in rows}
 
 
@@ -98,7 +98,7 @@ def rankings(
     out = []
     for station, name, station_region in db.execute(
         f"SELECT id, name, region FROM stations WHERE {station_where}", params
-    ):
+    ).fetchall():
         totals = current.get(station, Totals())
         score = service_score(totals, elapsed, settings)
         previous = service_score(before[station], previous_s, settings).score if station in before else None
