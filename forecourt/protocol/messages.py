@@ -45,8 +45,10 @@ def parse_ts(text: str) -> datetime:
 
 
 def _check_ts(text: str) -> str:
-    if not TS_MIN <= parse_ts(text) < TS_MAX:
-        raise ValueError(f"{text} is outside {format_ts(TS_MIN)} .. {format_ts(TS_MAX)} (exclusive)")
+    parse_ts(text)  # the format, and a day and time that exist
+    # Then the bounds as text: in this one fixed-width format, comparing the text compares the times.
+    if not _TS_MIN_TEXT <= text < _TS_MAX_TEXT:
+        raise ValueError(f"{text} is outside {_TS_MIN_TEXT} .. {_TS_MAX_TEXT} (exclusive)")
     return text
 
 
@@ -66,6 +68,9 @@ def _require(*names: str) -> Any:
         schema["required"] = [name for name in schema["properties"] if name in required]
 
     return hook
+
+
+_TS_MIN_TEXT, _TS_MAX_TEXT = format_ts(TS_MIN), format_ts(TS_MAX)
 
 
 def new_id() -> str:
@@ -181,8 +186,7 @@ class VisitBody(EventBody):
 
     @model_validator(mode="after")
     def _times_in_order(self) -> "VisitBody":
-        arrived, stopped, departed = (parse_ts(t) for t in (self.arrived_at, self.stopped_at, self.departed_at))
-        if not arrived <= stopped <= departed:
+        if not self.arrived_at <= self.stopped_at <= self.departed_at:  # validated timestamps: text order is time order
             raise ValueError("arrived_at <= stopped_at <= departed_at must hold")
         if (self.greeted_at is None) != (self.greet_s is None):
             raise ValueError("greeted_at and greet_s are both set or both null")
