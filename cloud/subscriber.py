@@ -12,6 +12,7 @@ figures (QoS 0, in a SUBSCRIBE of its own so a broker that refuses it still lets
 """
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -90,6 +91,10 @@ class Subscriber:
         self.duplicates = 0
         self.client = self._make_client()
         self._writer = threading.Thread(target=self._write_loop, name="collector-writer", daemon=True)
+        # Committed batches on their way to their acknowledgements: a thread of their own sends them while the
+        # writer stores the next batch, so the ingest process is not idle while 2,000 PUBACKs go out. In order.
+        self._committed: queue.Queue[tuple[list[_Received], BatchReport] | None] = queue.Queue(maxsize=2)
+        self._acker = threading.Thread(target=self._ack_loop, name="collector-acks", daemon=True)
 
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
@@ -120,6 +125,7 @@ class Subscriber:
         # unacknowledged; without this Mosquitto trickles messages and throughput drops threefold.
         props.ReceiveMaximum = self.settings.receive_maximum
         self._writer.start()
+        self._acker.start()
         try:
             self.client.connect(
                 address.host, address.port, keepalive=self.settings.keepalive_s, clean_start=False, properties=props
@@ -138,6 +144,8 @@ class Subscriber:
         self._stop.set()
         if self._writer.is_alive():
             self._writer.join(10)
+        if self._acker.is_alive():
+            self._acker.join(10)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -202,6 +210,7 @@ class Subscriber:
         try:
             self._drain(ingestor)
         finally:
+            self._committed.put(None)  # the acker's signal to finish what it has and end
             close = getattr(ingestor, "close", None)
             if close is not None:
                 close()
@@ -219,6 +228,11 @@ class Subscriber:
                     log.exception("cannot store a batch of %d; retrying in 1 s", len(batch))
                     if self._stop.wait(1):
                         return
+            self._committed.put((batch, report))
+
+    def _ack_loop(self) -> None:
+        while (committed := self._committed.get()) is not None:
+            batch, report = committed
             self._tell_stations(report)
             for message in batch:
                 if message.qos > 0:
