@@ -1,5 +1,14 @@
 """The MQTT side of ingest: a persistent MQTT v5 session on a shared subscription, messages queued to one
-writer thread that stores them in batches and acknowledges each only after its batch is committed.
+writer thread that stores them in batches, and each acknowledged only after its batch is committed.
+
+Three threads share this process's GIL, and paho's network thread has the most to do (parsing each MQTT 5
+PUBLISH, its properties most: ~42 us of CPU a message), so the other two keep out of its way: paho's thread
+only appends to a deque; the writer hands batches to the ingest process (cloud/worker.py) and waits for the
+commit; the acker sends a committed batch's acknowledgements, its PUBACKs in one write, while the next batch
+is stored. Measured draining bench/ingest.py's backlog (4 rounds on one backlog, medians): 9,700 stored/s,
+75 % of the raw subscriber's rate, with a queue.Queue, ack() per message and acknowledging in the writer
+(15 us of the writer's CPU a message); 15,500/s, 115 %, now (writer and acker 3 us each; decoding a third
+cheaper helped too). The ingest child, ~48 us a message, is the busier side now.
 
 Two acknowledgements follow each commit: the MQTT PUBACK to the broker, and a storage acknowledgement
 to every station in the batch (``forecourt/v1/<station>/ack``, cloud/acks.py) saying which of its
@@ -13,6 +22,7 @@ figures (QoS 0, in a SUBSCRIBE of its own so a broker that refuses it still lets
 
 import logging
 import queue
+import struct
 import threading
 import time
 from collections import deque
@@ -35,6 +45,10 @@ from forecourt.errors import BrokerError
 from forecourt.protocol import ROOT, encode_ack
 
 log = logging.getLogger("forecourt.collector.mqtt")
+_PUBACK = struct.Struct("!BBH")  # a PUBACK with reason Success: type, remaining length 2, packet id (MQTT 5 3.4.2.1)
+# paho's queue of outgoing packets, what its own ack() puts each PUBACK on; tests/test_cloud_subscriber.py holds
+# its signature. Without it (a paho that renamed it) every PUBACK goes through ack(), as before.
+_ONE_WRITE = hasattr(mqtt.Client, "_packet_queue")
 
 
 class _Received(NamedTuple):  # a tuple, not a dataclass: made on paho's thread for every message, which limits ingest
@@ -234,14 +248,34 @@ class Subscriber:
         while (committed := self._committed.get()) is not None:
             batch, report = committed
             self._tell_stations(report)
-            for message in batch:
-                if message.qos > 0:
-                    self.client.ack(message.mid, message.qos)
+            self._acknowledge(batch)
             self.stored += report.stored
             self.dead += report.dead
             self.duplicates += report.duplicates
             if self._on_batch:
                 self._on_batch(report)
+
+    def _acknowledge(self, batch: list[_Received]) -> None:
+        """PUBACK a committed batch in the order it arrived (MQTT 5 4.6.0-2 asks it), in one socket write.
+
+        ``client.ack`` queues each PUBACK with a wake-up of paho's thread, and paho sends each on its own: two
+        system calls a message, each a hand-over of the GIL that paho's receiving thread then waits for. A
+        QoS 1 PUBACK is 4 bytes paho keeps no state about, so a batch's go on paho's queue as one packet,
+        the bytes its ack() would send, in the same order. Measured (one backlog, 3 rounds, medians): the
+        collector went from 82 % to 92 % of the raw subscriber's rate. Anything else (QoS 2, never
+        subscribed to) goes through ack().
+        """
+        if not _ONE_WRITE:
+            for message in batch:
+                if message.qos > 0:
+                    self.client.ack(message.mid, message.qos)
+            return
+        pubacks = b"".join(_PUBACK.pack(mqtt.PUBACK, 2, m.mid) for m in batch if m.qos == 1)
+        if pubacks:
+            self.client._packet_queue(mqtt.PUBACK, pubacks, 0, 0)  # noqa: SLF001
+        for message in batch:
+            if message.qos > 1:
+                self.client.ack(message.mid, message.qos)
 
     def _tell_stations(self, report: BatchReport) -> None:
         """Storage acknowledgements for what the commit settled. One lost on the way costs a resend, not an event."""
