@@ -8,12 +8,23 @@
 4. Rankings for S stations x D days of daily rollups, median of 3 runs.
 
     .venv/bin/python bench/ingest.py [--stations 50 --events 2000 --rank-stations 30000 --days 30]
+                                     [--profile DIR]
 
 Targets: >= 10,000 stored events/s and ranking <= 1 s (issue 7); >= 70 % of raw (issue 16, which raised
-issue 7's 50 %). The machine is shared, so figures are noisy; the ratio is the steadier number.
+issue 7's 50 %). The machine is shared, so figures are noisy; the ratio is the steadier number. The raw
+subscriber PUBACKs as paho does, one write a message; the collector one write a batch (cloud/subscriber.py),
+so it can store faster than the raw subscriber only counts.
+
+--profile DIR runs the collector's drain under cProfile, each thread of its process (paho's network
+thread, the writer, the acker) and the ingest child, and prints where each spent its time (wall clock: a
+thread's waits show as the call it waited in); DIR keeps the .pstats files (``python -m pstats
+DIR/ingest-child.pstats``). Profiling slows the Python-heavy side most: profiled rates are not the figures.
 """
 
 import argparse
+import cProfile
+import os
+import pstats
 import random
 import statistics
 import sys
@@ -30,6 +41,7 @@ from paho.mqtt.properties import Properties
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cloud import worker as worker_module  # noqa: E402
 from cloud.config import CollectorConfig, CollectorMqtt, GoalSettings, IngestSettings  # noqa: E402
 from cloud.figures import hour_row  # noqa: E402
 from cloud.rankings import parse_period, rankings  # noqa: E402
@@ -134,7 +146,53 @@ def collector(broker: Mosquitto, db_path: Path) -> Subscriber:
     return Subscriber(settings, IngestSettings(), lambda: worker)
 
 
-def bench_ingest(n_stations: int, per_station: int, workdir: Path) -> tuple[float, float]:
+PROFILE_DIR = "FORECOURT_BENCH_PROFILE"  # inherited by the spawned ingest child
+
+
+def _profiled_serve(*args) -> None:
+    """The ingest child's loop under cProfile (spawn finds this function by re-importing this module there)."""
+    profile = cProfile.Profile()
+    try:
+        profile.runcall(worker_module._serve, *args)
+    finally:
+        profile.dump_stats(Path(os.environ[PROFILE_DIR]) / "ingest-child.pstats")
+
+
+class ThreadProfiles:
+    """A cProfile per thread started while it is installed: each new thread's first event starts its own."""
+
+    def __init__(self) -> None:
+        self.profiles: dict[str, cProfile.Profile] = {}
+
+    def _start(self, *_event) -> None:
+        sys.setprofile(None)
+        profile = self.profiles[threading.current_thread().name] = cProfile.Profile()
+        profile.enable()
+
+    def install(self) -> None:
+        threading.setprofile(self._start)
+
+    def uninstall(self) -> None:
+        threading.setprofile(None)
+
+
+def print_profiles(directory: Path, threads: ThreadProfiles) -> None:
+    stats = {}
+    for name, profile in threads.profiles.items():
+        stats[f"collector thread {name}"] = stat = pstats.Stats(profile)
+        stat.dump_stats(directory / f"thread-{name}.pstats")
+    child = directory / "ingest-child.pstats"
+    for _ in range(100):  # the child writes its file as it exits, after the pipe closed
+        if child.exists():
+            break
+        time.sleep(0.05)
+    stats["ingest child"] = pstats.Stats(str(child))
+    for name, stat in stats.items():
+        print(f"\n===== {name}: {stat.total_tt:.2f} s profiled", flush=True)  # type: ignore[attr-defined]
+        stat.sort_stats("tottime").print_stats(12)
+
+
+def bench_ingest(n_stations: int, per_station: int, workdir: Path, profile_dir: Path | None = None) -> tuple[float, float]:
     users = {"collector": "pw-c", "counter": "pw-r"} | {f"s{i:04d}": f"pw{i}" for i in range(n_stations)}
     now = datetime.now(UTC)
     messages = {f"s{i:04d}": payloads(f"s{i:04d}", per_station, now) for i in range(n_stations)}
@@ -149,9 +207,17 @@ def bench_ingest(n_stations: int, per_station: int, workdir: Path) -> tuple[floa
         print(f"published {total:,} events from {n_stations} stations in {seconds:.1f} s ({total / seconds:,.0f}/s)",
               flush=True)
         raw_s = raw_session(broker, total)
+        threads = ThreadProfiles()
+        if profile_dir is not None:
+            os.environ[PROFILE_DIR] = str(profile_dir)
+            worker_module._serve = _profiled_serve  # ProcessIngestor starts its child on what this names
         sub = collector(broker, db_path)
         start = time.perf_counter()
-        sub.start()
+        if profile_dir is not None:
+            threads.install()
+        # The broker sends the backlog ahead of the SUBACK start() waits for: give it the drain's time, not 10 s.
+        sub.start(timeout=600)
+        threads.uninstall()
         deadline = time.monotonic() + 600
         while sub.stored < total and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -159,6 +225,8 @@ def bench_ingest(n_stations: int, per_station: int, workdir: Path) -> tuple[floa
         sub.stop()
         if sub.stored != total:
             raise SystemExit(f"collector stored {sub.stored} of {total}")
+    if profile_dir is not None:
+        print_profiles(profile_dir, threads)
     return total / raw_s, total / stored_s
 
 
@@ -222,9 +290,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000, help="events per station")
     parser.add_argument("--rank-stations", type=int, default=30_000)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="profile the collector's drain into DIR")
     args = parser.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="forecourt-bench-") as tmp:
-        raw, stored = bench_ingest(args.stations, args.events, Path(tmp))
+        raw, stored = bench_ingest(args.stations, args.events, Path(tmp), args.profile)
         print(f"drained the same backlog: raw subscriber {raw:,.0f}/s, collector {stored:,.0f}/s stored", flush=True)
         times = bench_ranking(args.rank_stations, args.days, Path(tmp))
     median = statistics.median(times)
