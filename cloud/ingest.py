@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from cloud.acks import AckBook
 from cloud.database import Database
 from cloud.fleet_store import record_state
-from cloud.registry import auto_register, hold_stations
+from cloud.registry import auto_register, hold_stations, unregistered
 from cloud.rollups import RUNNING_LOOKAHEAD
+from cloud.sequence import Gap, SeqChange, Settled, seq_change, settle, split_gap  # noqa: F401 - re-exported
 from cloud.store import writing
 from forecourt.errors import ProtocolError
 from forecourt.protocol import ConfigState, Event, Health, Status, decode, format_ts, parse_topic, parse_ts
@@ -60,29 +61,6 @@ class BatchReport:
         self.reasons += other.reasons
         self.delays_s += other.delays_s
         self.acks.merge(other.acks)
-
-
-@dataclass(frozen=True)
-class SeqChange:
-    """What one new event's ``seq`` does to a station's record: new high mark, gap opened, seq filled."""
-
-    last_seq: int
-    gap: tuple[int, int] | None = None
-    fills: int | None = None
-
-
-def seq_change(last_seq: int | None, seq: int) -> SeqChange:
-    """The first event seen is a baseline (the collector may start long after the station did)."""
-    if last_seq is None or seq == last_seq + 1:
-        return SeqChange(seq)
-    if seq > last_seq + 1:
-        return SeqChange(seq, gap=(last_seq + 1, seq - 1))
-    return SeqChange(last_seq, fills=seq)
-
-
-def split_gap(first: int, last: int, seq: int) -> list[tuple[int, int]]:
-    """What remains of the gap ``first..last`` once ``seq`` arrived."""
-    return [(a, b) for a, b in ((first, seq - 1), (seq + 1, last)) if a <= b]
 
 
 class Ingestor:
@@ -136,25 +114,32 @@ class Ingestor:
             return ProtocolError(f"undecodable: {type(err).__name__}: {err}")
 
     def _write(self, items: list[tuple[Incoming, object]], now: datetime) -> BatchReport:
+        """The batch's rows, then its stations' bookkeeping.
+
+        Several collectors may write at once (PostgreSQL). The events go in first, without holding any
+        station; then the batch holds its stations' rows, taken in id order, for the short rest of the
+        transaction, and every write to a station row, its seq gaps and its rollup marks happens there. So
+        two batches for one station serialise only on that last part and never wait on each other in a
+        cycle, and a rollup (which holds the station while it reads) never misses a mark."""
         report = BatchReport()
         received = format_ts(now)
         events = [(m, p) for m, p in items if isinstance(p, Event)]
-        stations = {p.station for _, p in events} | {
+        stations = sorted({p.station for _, p in events} | {
             parse_topic(m.topic).station for m, p in items if isinstance(p, Status | Health)
-        }
-        # Held until the commit: other collectors' batches for these stations wait for ours.
-        last_seqs = hold_stations(self.db, sorted(stations))
-        if unknown := sorted(stations - last_seqs.keys()):
+        })
+        if unknown := unregistered(self.db, stations):
             auto_register(self.db, unknown, now=now)
-            last_seqs |= hold_stations(self.db, unknown)
+        inserted, copies = self._events(events, received, report)  # type: ignore[arg-type]
         for message, parsed in items:
-            if parsed is None:
-                report.ignored += 1
-            elif isinstance(parsed, ProtocolError):
+            if isinstance(parsed, ProtocolError):
                 self._dead_letter(message, str(parsed), received)
                 report.dead += 1
                 report.reasons.append(str(parsed))
                 report.acks.dead_letter(message.topic, message.payload, str(parsed))
+        last_seqs = hold_stations(self.db, stations)  # held until the commit
+        for message, parsed in items:
+            if parsed is None:
+                report.ignored += 1
             elif isinstance(parsed, Status):
                 self._status(parse_topic(message.topic).station, parsed, received)
                 report.statuses += 1
@@ -167,16 +152,17 @@ class Ingestor:
             elif isinstance(parsed, ConfigState):
                 record_state(self.db, parse_topic(message.topic).station, parsed, received)
                 report.config_states += 1
-        self._events(events, received, report, last_seqs)  # type: ignore[arg-type]
+        self._bookkeeping(inserted, copies, received, last_seqs)
         return report
 
     def _events(
-        self, events: list[tuple[Incoming, Event]], received: str, report: BatchReport, last_seqs: dict[str, int | None]
-    ) -> None:
+        self, events: list[tuple[Incoming, Event]], received: str, report: BatchReport
+    ) -> tuple[dict[str, list[Event]], Counter]:
+        """Store the batch's new events; returns them per station, and per station the copies of held ones."""
         conn = self.db
-        # Known ids are looked up in bulk, the new rows inserted at once (executemany; COPY on PostgreSQL)
-        # and each station's row updated once per batch: a statement per event cost a third of the
-        # collector's throughput on SQLite, and more than half on PostgreSQL, in round trips.
+        # Known ids are looked up in bulk and the new rows inserted at once (executemany; COPY on
+        # PostgreSQL): a statement per event cost a third of the collector's throughput on SQLite, and
+        # more than half on PostgreSQL, in round trips.
         ids = [event.id for _, event in events]
         known: set[str] = set()
         for start in range(0, len(ids), _ID_CHUNK):
@@ -195,47 +181,37 @@ class Ingestor:
             inserted.setdefault(event.station, []).append(event)
             report.delays_s.append(arrived - parse_ts(event.ts).timestamp())
         conn.insert_rows("events", _EVENT_COLUMNS, rows)
-        conn.executemany("UPDATE stations SET duplicates = duplicates + ? WHERE id = ?", [(n, s) for s, n in duplicates.items()])
         report.stored += len(rows)
         report.duplicates += sum(duplicates.values())
+        return inserted, duplicates
+
+    def _bookkeeping(
+        self, inserted: dict[str, list[Event]], copies: Counter, received: str, last_seqs: dict[str, int | None],
+    ) -> None:
+        """Each station's counters, high mark, seq gaps and rollup marks: once per station per batch."""
+        conn = self.db
+        conn.executemany("UPDATE stations SET duplicates = duplicates + ? WHERE id = ?",
+                         sorted((n, s) for s, n in copies.items()))
         marks = sorted({(station, e.ts[:13]) for station, new in inserted.items() for e in new})
         conn.executemany("INSERT INTO dirty (station, hour) VALUES (?, ?) ON CONFLICT DO NOTHING", marks)
+        settled = {s: self._settle(s, [e.seq for e in new], last_seqs[s], received) for s, new in sorted(inserted.items())}
+        conn.executemany("DELETE FROM seq_gaps WHERE station = ? AND first_seq = ?",
+                         [(s, first) for s, done in settled.items() for first in done.removed])
+        conn.executemany("INSERT INTO seq_gaps (station, first_seq, last_seq, detected_at) VALUES (?,?,?,?)",
+                         [(s, *gap) for s, done in settled.items() for gap in done.added])
         conn.executemany(
             "UPDATE stations SET last_seq = ?, last_seen = greatest(coalesce(last_seen, ''), ?) WHERE id = ?",
-            [(self._sequence(s, [e.seq for e in new], received, last_seqs[s]), received, s) for s, new in sorted(inserted.items())],
+            [(done.last_seq, received, s) for s, done in settled.items()],
         )
 
-    def _sequence(self, station: str, seqs: list[int], received: str, last: int | None) -> int | None:
-        """Open and fill the station's seq gaps for these new seqs; returns its new ``last_seq``."""
-        conn = self.db
-        for seq in seqs:
-            change = seq_change(last, seq)
-            last = change.last_seq
-            if change.gap:
-                conn.execute(
-                    """INSERT INTO seq_gaps (station, first_seq, last_seq, detected_at) VALUES (?,?,?,?)
-                       ON CONFLICT (station, first_seq) DO UPDATE SET last_seq = excluded.last_seq,
-                       detected_at = excluded.detected_at""",
-                    (station, *change.gap, received),
-                )
-            elif change.fills is not None:
-                self._fill(station, change.fills)
-        return last
-
-    def _fill(self, station: str, seq: int) -> None:
-        conn = self.db
-        row = conn.execute(
-            "SELECT first_seq, last_seq, detected_at FROM seq_gaps WHERE station = ? AND first_seq <= ? AND last_seq >= ?",
-            (station, seq, seq),
-        ).fetchone()
-        if row is None:
-            return  # an old seq we never counted as missing (before our baseline)
-        first, last, detected = row
-        conn.execute("DELETE FROM seq_gaps WHERE station = ? AND first_seq = ?", (station, first))
-        conn.executemany(
-            "INSERT INTO seq_gaps (station, first_seq, last_seq, detected_at) VALUES (?,?,?,?)",
-            [(station, a, b, detected) for a, b in split_gap(first, last, seq)],
-        )
+    def _settle(self, station: str, seqs: list[int], last: int | None, received: str) -> Settled:
+        held: list[Gap] = []
+        if last is not None and min(seqs) <= last:  # some fill a gap: read the gaps they could fill
+            held = self.db.execute(
+                "SELECT first_seq, last_seq, detected_at FROM seq_gaps WHERE station = ? AND last_seq >= ?",
+                (station, min(seqs)),
+            ).fetchall()
+        return settle(last, seqs, [tuple(g) for g in held], received)
 
     def _status(self, station: str, status: Status, received: str) -> None:
         conn = self.db
