@@ -1,36 +1,40 @@
-"""Collector throughput and ranking speed, in one run.
+"""Collector throughput on SQLite and PostgreSQL, and ranking speed on both, in one run.
 
 1. N simulated stations publish E events each (QoS 1) through a private Mosquitto on a free port
-   while two persistent sessions are away: a raw subscriber that only counts, and the collector.
+   while persistent sessions are away: a raw subscriber that only counts, and one share group per drain
+   (so each drain finds the whole backlog queued): the SQLite collector, one PostgreSQL collector, and two
+   PostgreSQL collectors sharing a group and one database (a durable private server on a free port).
 2. The raw subscriber reconnects and drains its backlog: the broker's raw delivery rate (baseline).
-3. The collector (real Subscriber + Ingestor + SQLite file) drains the same backlog: stored events/s,
-   acknowledged after each commit. Both consume an identical queue, so the ratio compares like with like.
-4. Rankings for S stations x D days of daily rollups, median of 3 runs.
+3. Each drain in turn (real Subscriber + ingest child process + database) stores the same backlog:
+   stored events/s, acknowledged after each commit. All consume an identical queue, so each ratio to raw
+   compares like with like.
+4. Rankings for S stations x D days of daily rollups on each backend, median of 3 runs.
 
     .venv/bin/python bench/ingest.py [--stations 50 --events 2000 --rank-stations 30000 --days 30]
-                                     [--profile DIR]
+                                     [--sqlite-only] [--profile DIR]
 
 Targets: >= 10,000 stored events/s and ranking <= 1 s (issue 7); >= 70 % of raw (issue 16, which raised
 issue 7's 50 %). The machine is shared, so figures are noisy; the ratio is the steadier number. The raw
 subscriber PUBACKs as paho does, one write a message; the collector one write a batch (cloud/subscriber.py),
 so it can store faster than the raw subscriber only counts.
 
---profile DIR runs the collector's drain under cProfile, each thread of its process (paho's network
+--profile DIR runs the SQLite collector's drain under cProfile, each thread of its process (paho's network
 thread, the writer, the acker) and the ingest child, and prints where each spent its time (wall clock: a
 thread's waits show as the call it waited in); DIR keeps the .pstats files (``python -m pstats
 DIR/ingest-child.pstats``). Profiling slows the Python-heavy side most: profiled rates are not the figures.
 """
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
-import random
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,15 +45,15 @@ from paho.mqtt.properties import Properties
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ingest_ranking import bench_ranking  # noqa: E402
+
 from cloud import worker as worker_module  # noqa: E402
-from cloud.config import CollectorConfig, CollectorMqtt, GoalSettings, IngestSettings  # noqa: E402
-from cloud.figures import hour_row  # noqa: E402
-from cloud.rankings import parse_period, rankings  # noqa: E402
-from cloud.rollups import COLUMNS, apply_hour  # noqa: E402
-from cloud.store import ROLLUP_JSON, ROLLUP_MAXES, open_db  # noqa: E402
+from cloud.config import CollectorMqtt, IngestSettings  # noqa: E402
+from cloud.store import open_db  # noqa: E402
 from cloud.subscriber import Subscriber  # noqa: E402
 from cloud.worker import ProcessIngestor  # noqa: E402
 from forecourt.broker import Mosquitto  # noqa: E402
+from forecourt.pgserver import PostgresServer  # noqa: E402
 from forecourt.protocol import Rating, Visit, encode, format_ts  # noqa: E402
 
 
@@ -137,16 +141,30 @@ def raw_session(broker: Mosquitto, total: int | None) -> float | None:
     return elapsed
 
 
-def collector(broker: Mosquitto, db_path: Path) -> Subscriber:
-    settings = CollectorMqtt(url=broker.url, username="collector", password=broker.users["collector"],
-                             client_id="bench-collector")
+@dataclass(frozen=True)
+class Drain:
+    """One way of storing the backlog: ``collectors`` processes in one share group on ``database``."""
+
+    label: str
+    database: str | Path
+    users: tuple[str, ...]  # one broker user (= client id) per collector
+
+    @property
+    def group(self) -> str:
+        return self.users[0]  # a group of its own: every drain gets the whole backlog
+
+
+def collector(broker: Mosquitto, database: str | Path, user: str, group: str) -> Subscriber:
+    settings = CollectorMqtt(url=broker.url, username=user, password=broker.users[user], client_id=user,
+                             share_group=group)
     # As the service runs it: validation and storage in a child process (ingest.worker_process), started
     # before the clock runs, as a long-running collector's would be.
-    worker = ProcessIngestor(db_path).start()
+    worker = ProcessIngestor(database).start()
     return Subscriber(settings, IngestSettings(), lambda: worker)
 
 
 PROFILE_DIR = "FORECOURT_BENCH_PROFILE"  # inherited by the spawned ingest child
+_original_serve = worker_module._serve
 
 
 def _profiled_serve(*args) -> None:
@@ -192,96 +210,63 @@ def print_profiles(directory: Path, threads: ThreadProfiles) -> None:
         stat.sort_stats("tottime").print_stats(12)
 
 
-def bench_ingest(n_stations: int, per_station: int, workdir: Path, profile_dir: Path | None = None) -> tuple[float, float]:
-    users = {"collector": "pw-c", "counter": "pw-r"} | {f"s{i:04d}": f"pw{i}" for i in range(n_stations)}
+def bench_ingest(
+    n_stations: int, per_station: int, workdir: Path, drains: list[Drain], profile_dir: Path | None = None,
+) -> tuple[float, dict[str, float]]:
+    """Raw delivery and each drain's stored rate (events/s) over one backlog, which every session queued."""
+    collectors = [user for drain in drains for user in drain.users]
+    users = {"counter": "pw-r"} | {u: f"pw-{u}" for u in collectors} | {f"s{i:04d}": f"pw{i}" for i in range(n_stations)}
     now = datetime.now(UTC)
     messages = {f"s{i:04d}": payloads(f"s{i:04d}", per_station, now) for i in range(n_stations)}
     total = n_stations * per_station
-    with Mosquitto(workdir / "broker", users=users, collectors=("collector", "counter")) as broker:
-        db_path = workdir / "collector.db"
-        open_db(db_path).close()
+    with Mosquitto(workdir / "broker", users=users, collectors=("counter", *collectors)) as broker:
         raw_session(broker, None)
-        first = collector(broker, db_path).start()
-        first.stop()  # its session (shared subscription) stays: the broker queues for it
+        for drain in drains:
+            open_db(drain.database).close()
+            for user in drain.users:  # its session (shared subscription) stays: the broker queues for it
+                collector(broker, drain.database, user, drain.group).start().stop()
         seconds = publish_all(broker, messages)
         print(f"published {total:,} events from {n_stations} stations in {seconds:.1f} s ({total / seconds:,.0f}/s)",
               flush=True)
         raw_s = raw_session(broker, total)
-        threads = ThreadProfiles()
-        if profile_dir is not None:
-            os.environ[PROFILE_DIR] = str(profile_dir)
-            worker_module._serve = _profiled_serve  # ProcessIngestor starts its child on what this names
-        sub = collector(broker, db_path)
-        start = time.perf_counter()
-        if profile_dir is not None:
-            threads.install()
-        # The broker sends the backlog ahead of the SUBACK start() waits for: give it the drain's time, not 10 s.
-        sub.start(timeout=600)
-        threads.uninstall()
-        deadline = time.monotonic() + 600
-        while sub.stored < total and time.monotonic() < deadline:
-            time.sleep(0.01)
-        stored_s = time.perf_counter() - start
-        sub.stop()
-        if sub.stored != total:
-            raise SystemExit(f"collector stored {sub.stored} of {total}")
+        rates = {}
+        for index, drain in enumerate(drains):
+            profiled = profile_dir is not None and index == 0
+            rates[drain.label] = total / _drain(broker, drain, total, profile_dir if profiled else None)
+            print(f"drained: {drain.label} {rates[drain.label]:,.0f}/s stored", flush=True)
+    return total / raw_s, rates
+
+
+def _drain(broker: Mosquitto, drain: Drain, total: int, profile_dir: Path | None) -> float:
+    threads = ThreadProfiles()
     if profile_dir is not None:
-        print_profiles(profile_dir, threads)
-    return total / raw_s, total / stored_s
-
-
-def bench_ranking(n_stations: int, days: int, workdir: Path) -> list[float]:
-    db = open_db(workdir / "ranking.db")
-    rng = random.Random(7)
-    start_day = datetime(2026, 11, 1, tzinfo=UTC)
-    regions = [f"p{p}/c{c}" for p in range(10) for c in range(10)]
-    with db.transaction():
-        db.executemany("INSERT INTO stations (id, name, region) VALUES (?, ?, ?)",
-                       [(f"st{i:05d}", f"Station {i}", regions[i % len(regions)]) for i in range(n_stations)])
-    placeholders = ", ".join("?" * (len(COLUMNS) + 4))
-    sql = f"INSERT INTO rollups (station, period, bucket, complete, {', '.join(COLUMNS)}) VALUES ({placeholders})"
-    for d in range(days):
-        bucket = (start_day + timedelta(days=d)).strftime("%Y-%m-%d")
-        rows = []
-        for i in range(n_stations):
-            ratings = rng.randint(0, 80)
-            values = {c: 0 for c in COLUMNS if c not in ROLLUP_JSON}
-            values.update(ratings_n=ratings, happy_sum=ratings * rng.uniform(0.4, 0.95), bad_n=ratings * rng.uniform(0, 0.3),
-                          online_s=86400 * rng.uniform(0.7, 1), overdue_s=rng.uniform(0, 7200), visits=200,
-                          greet_eligible=200, greet_within_goal=rng.randint(120, 200))
-            rows.append((f"st{i:05d}", "day", bucket, 1, *[values.get(c, "{}") for c in COLUMNS]))
-        with db.transaction():
-            db.executemany(sql, rows)
-    # Month rows from the day rows with the same sums the job keeps (these rows' histograms are empty).
-    sums = ", ".join(f"MAX({c})" if c in ROLLUP_MAXES else f"SUM({c})" for c in COLUMNS if c not in ROLLUP_JSON)
-    plain = [c for c in COLUMNS if c not in ROLLUP_JSON]
-    with db.transaction():
-        db.execute(
-            f"INSERT INTO rollups (station, period, bucket, complete, {', '.join(plain)}) "
-            f"SELECT station, 'month', substr(bucket, 1, 7), 1, {sums} FROM rollups WHERE period = 'day' "
-            "GROUP BY station, substr(bucket, 1, 7)"
-        )
-    # What the rollup job pays in the database per recomputed station-hour (hour, day and month rows),
-    # on a sample, before the ranking is timed.
-    sample = min(1000, n_stations)
-    hour = hour_row([{"kind": "rating", "score": 4, "scale": 5}], [8.0], online_s=3600, overdue_s=0, goals=GoalSettings())
-    last_day = start_day + timedelta(days=days - 1, hours=12)
+        os.environ[PROFILE_DIR] = str(profile_dir)
+        worker_module._serve = _profiled_serve  # ProcessIngestor starts its child on what this names
+    subs = [collector(broker, drain.database, user, drain.group) for user in drain.users]
     start = time.perf_counter()
-    with db.transaction():
-        for i in range(sample):
-            apply_hour(db, f"st{i:05d}", format_ts(last_day)[:13], hour, last_day + timedelta(days=1))
-    print(f"rollup job, database work per station-hour: {(time.perf_counter() - start) / sample * 1000:.2f} ms "
-          f"(sample of {sample:,})", flush=True)
-    config = CollectorConfig()
-    period = parse_period("month", "2026-11", start_day + timedelta(days=days))
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        result = rankings(db, period, start_day + timedelta(days=days), config.score)
-        times.append(time.perf_counter() - start)
-    ranked = sum(r["rank"] is not None for r in result)
-    print(f"ranking: {len(result):,} stations ({ranked:,} ranked) over {days} days of daily rollups", flush=True)
-    return times
+    if profile_dir is not None:
+        threads.install()
+    # The broker sends the backlog ahead of the SUBACK start() waits for: give it the drain's time, not 10 s,
+    # and start a group's collectors together (one start() returns only once its share is mostly in).
+    starting = [threading.Thread(target=sub.start, kwargs={"timeout": 600}) for sub in subs]
+    for thread in starting:
+        thread.start()
+    for thread in starting:
+        thread.join()
+    threads.uninstall()
+    deadline = time.monotonic() + 600
+    while sum(sub.stored for sub in subs) < total and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stored_s = time.perf_counter() - start
+    for sub in subs:
+        sub.stop()
+    if profile_dir is not None:
+        worker_module._serve = _original_serve
+        print_profiles(profile_dir, threads)
+    stored = sum(sub.stored for sub in subs)
+    if stored != total:
+        raise SystemExit(f"{drain.label}: stored {stored} of {total}")
+    return stored_s
 
 
 def main() -> None:
@@ -290,23 +275,33 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000, help="events per station")
     parser.add_argument("--rank-stations", type=int, default=30_000)
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--profile", type=Path, metavar="DIR", help="profile the collector's drain into DIR")
+    parser.add_argument("--sqlite-only", action="store_true", help="no PostgreSQL rows (a machine without the server)")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="profile the SQLite collector's drain into DIR")
     args = parser.parse_args()
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="forecourt-bench-") as tmp:
-        raw, stored = bench_ingest(args.stations, args.events, Path(tmp), args.profile)
-        print(f"drained the same backlog: raw subscriber {raw:,.0f}/s, collector {stored:,.0f}/s stored", flush=True)
-        times = bench_ranking(args.rank_stations, args.days, Path(tmp))
-    median = statistics.median(times)
+    with tempfile.TemporaryDirectory(prefix="forecourt-bench-") as tmp, contextlib.ExitStack() as stack:
+        work = Path(tmp)
+        drains = [Drain("SQLite, one collector", work / "collector.db", ("sqlite",))]
+        rank_targets = {"SQLite": work / "ranking.db"}
+        if not args.sqlite_only:
+            # Durable (fsync on), as a production server runs: the figures are the ones an operator would see.
+            server = stack.enter_context(PostgresServer(durable=True))
+            drains += [Drain("PostgreSQL, one collector", server.create_database("one"), ("pg-one",)),
+                       Drain("PostgreSQL, two collectors", server.create_database("two"), ("pg-a", "pg-b"))]
+            rank_targets["PostgreSQL"] = server.create_database("ranking")
+        raw, stored = bench_ingest(args.stations, args.events, work, drains, args.profile)
+        ranking = {name: bench_ranking(args.rank_stations, args.days, target) for name, target in rank_targets.items()}
     print(flush=True)
-    print(f"{'measure':<34}{'value':>14}{'target':>14}  ok", flush=True)
-    print(f"{'raw broker delivery (events/s)':<34}{raw:>14,.0f}{'baseline':>14}", flush=True)
-    print(f"{'stored by the collector (events/s)':<34}{stored:>14,.0f}{'>= 10,000':>14}  "
-          f"{'yes' if stored >= 10_000 else 'NO'}", flush=True)
-    print(f"{'stored / raw':<34}{stored / raw:>14.0%}{'>= 70%':>14}  {'yes' if stored / raw >= 0.7 else 'NO'}", flush=True)
-    print(f"{'ranking, median of 3 (s)':<34}{median:>14.3f}{'<= 1.000':>14}  {'yes' if median <= 1 else 'NO'}"
-          f"   (runs: {', '.join(f'{t:.3f}' for t in times)})")
+    print(f"{'measure':<42}{'value':>12}{'target':>12}  ok", flush=True)
+    print(f"{'raw broker delivery (events/s)':<42}{raw:>12,.0f}{'baseline':>12}", flush=True)
+    for label, rate in stored.items():
+        print(f"{label + ' (stored/s)':<42}{rate:>12,.0f}{'>= 10,000':>12}  {'yes' if rate >= 10_000 else 'NO'}", flush=True)
+        print(f"{'  stored / raw':<42}{rate / raw:>12.0%}{'>= 70%':>12}  {'yes' if rate / raw >= 0.7 else 'NO'}", flush=True)
+    for name, times in ranking.items():
+        median = statistics.median(times)
+        print(f"{name + ' ranking, median of 3 (s)':<42}{median:>12.3f}{'<= 1.000':>12}  {'yes' if median <= 1 else 'NO'}"
+              f"   (runs: {', '.join(f'{t:.3f}' for t in times)})", flush=True)
 
 
 if __name__ == "__main__":  # spawn re-imports this module in the ingest child; main() must not run there
