@@ -17,6 +17,7 @@ from forecourt.errors import ForecourtError
 
 _SUMS = ("ratings_n", "happy_sum", "bad_n", "online_s", "overdue_s", "greet_eligible", "greet_within_goal", "cleanings",
          "flagged")  # in Totals' field order
+_EVERY_STATION = "1 = 1 AND 1 = 1"  # an HQ caller's scope with no region: rollups need no join to stations
 
 
 class PeriodError(ForecourtError, ValueError):
@@ -69,17 +70,17 @@ def parse_period(kind: str, at: str | None, now: datetime) -> Period:
 
 
 def _totals(db: Database, period: Period, station_where: str, params: list) -> dict[str, Totals]:
-    """A month is one stored month row per station; a week sums seven day rows."""
+    """A month is one stored month row per station, read as it is; a week sums seven day rows."""
     if period.kind == "month":
         bucket_sql, bucket_args = "period = 'month' AND bucket = ?", [period.label]
+        figures, grouped = ", ".join(_SUMS), ""
     else:
         bucket_sql = "period = 'day' AND bucket >= ? AND bucket < ?"
         bucket_args = [period.start.strftime("%Y-%m-%d"), period.end.strftime("%Y-%m-%d")]
-    sums = ", ".join(f"SUM({name})" for name in _SUMS)
+        figures, grouped = ", ".join(f"SUM({name})" for name in _SUMS), " GROUP BY station"
+    within = "" if station_where == _EVERY_STATION else f" AND station IN (SELECT id FROM stations WHERE {station_where})"
     rows = db.execute(
-        f"""SELECT station, {sums} FROM rollups WHERE {bucket_sql}
-            AND station IN (SELECT id FROM stations WHERE {station_where}) GROUP BY station""",
-        [*bucket_args, *params],
+        f"SELECT station, {figures} FROM rollups WHERE {bucket_sql}{within}{grouped}", [*bucket_args, *params],
     ).fetchall()  # at once: psycopg hands rows over one Python call at a time when iterated
     return {row[0]: Totals(*row[1:]) for row in rows}
 
