@@ -98,8 +98,6 @@ class Database(Protocol):
     def transaction(self) -> contextlib.AbstractContextManager[None]: ...
     def try_lock(self, name: str) -> bool: ...
     def unlock(self, name: str) -> None: ...
-    @property
-    def in_transaction(self) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -175,10 +173,6 @@ class SqliteDatabase:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         return self.utils.query(sql, params)
-
-    @property
-    def in_transaction(self) -> bool:
-        return self.conn.in_transaction
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from cloud.acks import AckBook
 from cloud.database import Database
 from cloud.fleet_store import record_state
-from cloud.registry import auto_register, hold_stations, unregistered
+from cloud.registry import auto_register, hold_stations
 from cloud.rollups import RUNNING_LOOKAHEAD
-from cloud.sequence import Gap, SeqChange, Settled, seq_change, settle, split_gap  # noqa: F401 - re-exported
+from cloud.sequence import Gap, Settled, settle
 from cloud.store import writing
 from forecourt.errors import ProtocolError
 from forecourt.protocol import ConfigState, Event, Health, Status, decode, format_ts, parse_topic, parse_ts
@@ -127,8 +127,6 @@ class Ingestor:
         stations = sorted({p.station for _, p in events} | {
             parse_topic(m.topic).station for m, p in items if isinstance(p, Status | Health)
         })
-        if unknown := unregistered(self.db, stations):
-            auto_register(self.db, unknown, now=now)
         inserted, copies = self._events(events, received, report)  # type: ignore[arg-type]
         for message, parsed in items:
             if isinstance(parsed, ProtocolError):
@@ -137,6 +135,9 @@ class Ingestor:
                 report.reasons.append(str(parsed))
                 report.acks.dead_letter(message.topic, message.payload, str(parsed))
         last_seqs = hold_stations(self.db, stations)  # held until the commit
+        if unknown := [s for s in stations if s not in last_seqs]:
+            auto_register(self.db, unknown, now=now)
+            last_seqs |= hold_stations(self.db, unknown)
         for message, parsed in items:
             if parsed is None:
                 report.ignored += 1

@@ -24,7 +24,6 @@ try:
     import psycopg
     from psycopg import RawCursor
     from psycopg.adapt import Dumper, Loader
-    from psycopg.pq import TransactionStatus
     from psycopg.rows import dict_row
     from psycopg.types.string import TextLoader
 except ImportError as err:  # pragma: no cover - depends on the install
@@ -129,10 +128,6 @@ class PostgresDatabase:
         with self.conn.cursor(row_factory=dict_row) as cursor:
             cursor.execute(numbered(sql), params or None)
             yield from cursor
-
-    @property
-    def in_transaction(self) -> bool:
-        return self.conn.info.transaction_status != TransactionStatus.IDLE
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -141,15 +141,6 @@ def hold_stations(db: Database, stations: Sequence[str]) -> dict[str, int | None
     return held
 
 
-def unregistered(db: Database, stations: Sequence[str]) -> list[str]:
-    """Those of ``stations`` the registry does not hold yet, in order (a plain read: nothing is held)."""
-    known: set[str] = set()
-    for start in range(0, len(stations), _HOLD_CHUNK):
-        chunk = list(stations[start : start + _HOLD_CHUNK])
-        known.update(r[0] for r in db.execute(f"SELECT id FROM stations WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
-    return [s for s in stations if s not in known]
-
-
 def all_regions(db: Database) -> list[str]:
     """Every region path and each of its ancestors, sorted."""
     paths: set[str] = set()

@@ -9,10 +9,10 @@ from cloud.alerts import UTC_WEEKDAYS, due_at
 from cloud.auth import AuthError, Role, authenticate, parse_role
 from cloud.config import AlertSettings, ScoreSettings
 from cloud.figures import measure, percentile, timeline
-from cloud.ingest import SeqChange, seq_change, split_gap
 from cloud.rankings import PeriodError, parse_period
 from cloud.registry import RegistryError, in_region, parse_csv, region_sql
 from cloud.score import Totals, service_score
+from cloud.sequence import SeqChange, seq_change, split_gap
 from cloud.store import open_db
 from forecourt.cli import main
 
